@@ -1,0 +1,31 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up first.
+VENV := .venv
+PYTEST_ARGS ?= -n 2
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: setup demo test lint typecheck js clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/python scripts/demo.py
+
+test: setup
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check aae_tracking_plugins pelican
+	npm run --silent lint
+
+typecheck: setup
+	$(VENV)/bin/mypy --strict
+
+# Rebuild the minified tracker after editing aae_tracking_plugins/js/*.js (the build is committed).
+js: setup
+	npm run --silent lint
+	npm run --silent build
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache sample_sites/mkdocs/site sample_sites/pelican/output

@@ -1,0 +1,158 @@
+"""The one place that knows what a valid tracking setting is.
+
+Both generator adapters and the command-line tool build a :class:`TrackingConfig` from their own
+settings; every check lives here so that MkDocs, Pelican and the CLI report bad input the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+EVENTS_PATH = "/api/v1/landing-pages/events"
+
+#: Ids travel in cookies-free JSON payloads and HTML attributes; keeping them to a short, boring
+#: alphabet means no id can ever carry markup, whitespace or personal data by accident.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+ID_RULE = "1-64 characters: letters, digits, '_', '-', '.', ':' (starting with a letter or digit)"
+
+SETTING_NAMES = ("landing_page_id", "campaign_id", "api_base_url")
+
+_LOOPBACK_NAMES = {"localhost"}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid. ``str(error)`` is one line that names the setting."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
+def _show(value: object) -> str:
+    """Render a bad value for an error message: repr, shortened so a huge value stays one line."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def validate_id(setting: str, value: object) -> str:
+    """The id as text; whole numbers are accepted (YAML reads ``campaign_id: 456`` as int)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ConfigError(setting, f"must be a text identifier, got {_show(value)}")
+    if not ID_PATTERN.fullmatch(value):
+        raise ConfigError(setting, f"must be a short identifier ({ID_RULE}), got {_show(value)}")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_api_base_url(value: object, setting: str = "api_base_url") -> str:
+    """Return the URL without its trailing slash, or raise :class:`ConfigError`."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            setting, f"must be a URL such as 'https://api.aae.com', got {_show(value)}"
+        )
+    if value != value.strip() or any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ConfigError(
+            setting, f"must not contain spaces or control characters, got {_show(value)}"
+        )
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname or ""
+        _ = parts.port  # raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ConfigError(setting, f"is not a valid URL ({exc}), got {_show(value)}") from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise ConfigError(
+            setting,
+            f"must be an absolute https:// URL such as 'https://api.aae.com', got {_show(value)}",
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(
+            setting,
+            "must use https:// (plain http:// is only allowed for localhost, 127.0.0.1 and [::1]), "
+            f"got {_show(value)}",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(setting, f"must not contain a user name or password, got {_show(value)}")
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ConfigError(setting, f"must not have a query string or fragment, got {_show(value)}")
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """Validated tracking settings. Constructing one validates it; instances are always valid."""
+
+    landing_page_id: str
+    api_base_url: str
+    campaign_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # Normalise (ids as text, no trailing slash) while keeping the dataclass frozen.
+        set_field = object.__setattr__
+        set_field(self, "landing_page_id", validate_id("landing_page_id", self.landing_page_id))
+        if self.campaign_id is not None:
+            set_field(self, "campaign_id", validate_id("campaign_id", self.campaign_id))
+        set_field(self, "api_base_url", validate_api_base_url(self.api_base_url))
+
+    @property
+    def events_url(self) -> str:
+        return self.api_base_url + EVENTS_PATH
+
+    @classmethod
+    def from_mapping(cls, settings: Mapping[str, object], *, where: str = "") -> TrackingConfig:
+        """Build from a settings mapping (mkdocs.yml options, Pelican's dict, a config file).
+
+        ``where`` prefixes every setting name in errors, e.g. ``"AAE_TRACKING"`` gives
+        ``AAE_TRACKING['campaign_id']: must be ...``.
+        """
+
+        def name(key: str) -> str:
+            return f"{where}[{key!r}]" if where else key
+
+        unknown = sorted(str(key) for key in settings if key not in SETTING_NAMES)
+        if unknown:
+            raise ConfigError(
+                name(unknown[0]),
+                f"unknown setting (known settings: {', '.join(SETTING_NAMES)})",
+            )
+        for required in ("landing_page_id", "api_base_url"):
+            if settings.get(required) in (None, ""):
+                raise ConfigError(name(required), "is required but not set")
+        campaign = settings.get("campaign_id")
+        try:
+            return cls(
+                landing_page_id=settings["landing_page_id"],  # type: ignore[arg-type]
+                api_base_url=settings["api_base_url"],  # type: ignore[arg-type]
+                campaign_id=None if campaign in (None, "") else campaign,  # type: ignore[arg-type]
+            )
+        except ConfigError as exc:
+            raise ConfigError(name(exc.setting), str(exc).split(": ", 1)[1]) from None
+
+    def with_overrides(
+        self, *, landing_page_id: object = None, campaign_id: object = None, where: str = ""
+    ) -> TrackingConfig:
+        """A copy with per-page overrides applied (``None`` keeps the site value)."""
+        changes: dict[str, str] = {}
+        for key, value in (("landing_page_id", landing_page_id), ("campaign_id", campaign_id)):
+            if value is not None:
+                try:
+                    changes[key] = validate_id(key, value)
+                except ConfigError as exc:
+                    prefix = f"{where}: " if where else ""
+                    raise ConfigError(prefix + exc.setting, str(exc).split(": ", 1)[1]) from None
+        return dataclasses.replace(self, **changes) if changes else self

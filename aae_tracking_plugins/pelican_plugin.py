@@ -1,0 +1,141 @@
+"""Pelican adapter: read ``AAE_TRACKING`` once per build, track every HTML file Pelican writes.
+
+Registered by namespace plugin ``pelican.plugins.aae_tracking`` (``PLUGINS = ["aae_tracking"]``).
+Pages are tracked in ``content_written``, right after Pelican writes each rendered file: articles,
+pages, indexes and their pagination, tags, categories, authors, archives and direct templates.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import pelican.plugins.signals as signals
+
+from .config import ConfigError, TrackingConfig
+from .inject import Snippet, inject
+from .snippet import render_head_stub, render_tracker_tag
+
+logger = logging.getLogger(__name__)
+
+SETTING = "AAE_TRACKING"
+OPT_OUT_KEY = "aae_tracking"
+OVERRIDE_KEYS = {
+    "landing_page_id": "aae_tracking_landing_page_id",
+    "campaign_id": "aae_tracking_campaign_id",
+}
+_OFF = {"off", "false", "no", "0", "disabled"}
+_ON = {"on", "true", "yes", "1", "enabled", ""}
+
+
+class AaeTrackingError(Exception):
+    """A bad setting or page metadata: the build must stop with this one line."""
+
+
+def _stop_build(error: AaeTrackingError) -> NoReturn:
+    # Pelican logs ordinary exceptions with a full traceback; SystemExit stops the build with
+    # just our line on stderr and a non-zero exit status.
+    raise SystemExit(f"CRITICAL {error}") from None
+
+
+@dataclass(frozen=True)
+class _Build:
+    tracking: TrackingConfig
+    head_stub: str
+
+
+# One entry per output directory: several Pelican instances may share a process (tests, autoreload).
+_builds: dict[str, _Build | None] = {}
+
+
+def _output_key(settings: Mapping[str, Any]) -> str:
+    return os.path.realpath(str(settings.get("OUTPUT_PATH", "output")))
+
+
+def read_settings(settings: Mapping[str, Any]) -> TrackingConfig | None:
+    """The validated ``AAE_TRACKING`` setting, or ``None`` when it is not set."""
+    value = settings.get(SETTING)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise AaeTrackingError(
+            f"aae-tracking: {SETTING} must be a dict such as "
+            f'{{"landing_page_id": "lp_123", "api_base_url": "https://api.aae.com"}}, got {value!r}'
+        )
+    try:
+        return TrackingConfig.from_mapping(value, where=SETTING)
+    except ConfigError as exc:
+        raise AaeTrackingError(f"aae-tracking: {exc}") from None
+
+
+def on_initialized(pelican: Any) -> None:
+    try:
+        tracking = read_settings(pelican.settings)
+    except AaeTrackingError as error:
+        _stop_build(error)
+    key = _output_key(pelican.settings)
+    if tracking is None:
+        _builds[key] = None
+        logger.warning(
+            "aae-tracking: the plugin is installed but %s is not set in your settings; "
+            "pages are left untracked",
+            SETTING,
+        )
+        return
+    _builds[key] = _Build(tracking, render_head_stub())
+
+
+def _page_tracking(base: TrackingConfig, context: Mapping[str, Any]) -> TrackingConfig | None:
+    content = context.get("article") or context.get("page")
+    if content is None:
+        return base
+    metadata: Mapping[str, Any] = getattr(content, "metadata", {}) or {}
+    source = getattr(content, "relative_source_path", None) or getattr(content, "source_path", "?")
+    switch = metadata.get(OPT_OUT_KEY)
+    if switch is not None:
+        word = str(switch).strip().lower()
+        if word in _OFF:
+            return None
+        if word not in _ON:
+            raise AaeTrackingError(
+                f"aae-tracking: {source}: metadata '{OPT_OUT_KEY}' must be 'off' (or 'on'), "
+                f"got {switch!r}"
+            )
+    overrides = {name: metadata.get(key) for name, key in OVERRIDE_KEYS.items()}
+    try:
+        return base.with_overrides(**overrides, where=f"{source}: metadata")
+    except ConfigError as exc:
+        message = str(exc)
+        for name, key in OVERRIDE_KEYS.items():
+            message = message.replace(f"metadata: {name}", f"metadata '{key}'")
+        raise AaeTrackingError(f"aae-tracking: {message}") from None
+
+
+def on_content_written(path: str, context: Mapping[str, Any] | None = None) -> None:
+    if not path.lower().endswith((".html", ".htm")) or context is None:
+        return
+    build = _builds.get(_output_key(context))
+    if build is None:
+        return
+    try:
+        tracking = _page_tracking(build.tracking, context)
+    except AaeTrackingError as error:
+        _stop_build(error)
+    if tracking is None:
+        return
+    with open(path, "rb") as handle:
+        original = handle.read().decode("utf-8")
+    result = inject(original, Snippet(build.head_stub, render_tracker_tag(tracking)))
+    if result.skipped_reason is not None:
+        logger.warning("aae-tracking: %s left untracked: %s", path, result.skipped_reason)
+        return
+    with open(path, "wb") as handle:
+        handle.write(result.html.encode("utf-8"))
+
+
+def register() -> None:
+    signals.initialized.connect(on_initialized)
+    signals.content_written.connect(on_content_written)

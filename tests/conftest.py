@@ -1,0 +1,248 @@
+"""Shared fixtures for the whole test suite.
+
+``collector``
+    A started :class:`~aae_tracking_plugins.collector.EventCollector` on
+    127.0.0.1 (free port); stopped after the test.  Use ``collector.url`` as the
+    ``api_base_url`` and ``collector.wait_for_count(n, "PageView")`` to wait.
+
+``serve_dir``
+    Factory ``serve_dir(path) -> "http://127.0.0.1:PORT"`` serving a directory
+    read-only (GET/HEAD) in a background thread.  Directory URLs serve their
+    ``index.html``; missing files get the directory's ``404.html`` (if any) with
+    status 404, like MkDocs / Pelican hosting does.  Responses carry
+    ``Cache-Control: no-store``.  All servers are stopped at teardown.
+
+``browser`` (session scope)
+    A headless system Chromium driven by Playwright's sync API.  Fails (does not
+    skip) when Chromium is missing: run ``make test``, which installs it.
+
+``browser_page``
+    A :class:`BrowserPage` - ``page``, its own ``context`` and ``errors``, a list
+    of strings collecting uncaught page exceptions (``"pageerror: ..."``) and
+    ``console.error`` messages (``"console.error: ..."``), except the 404 of
+    Chromium's automatic ``/favicon.ico`` request.  Assert
+    ``browser_page.errors == []`` at the end of a test.  The context is closed at
+    teardown.
+
+Tests using ``browser`` or ``browser_page`` (directly or through another fixture)
+are marked ``browser`` automatically, so ``-m "not browser"`` deselects them.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from aae_tracking_plugins.collector import EventCollector, _shutdown_promptly
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+BROWSER_FIXTURES = frozenset({"browser", "browser_page"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that (transitively) uses a browser fixture as ``browser``."""
+    for item in items:
+        if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+
+
+# --------------------------------------------------------------------------- collector
+
+
+@pytest.fixture
+def collector() -> Iterator[EventCollector]:
+    """A running EventCollector on 127.0.0.1, any free port."""
+    with EventCollector() as running:
+        yield running
+
+
+# --------------------------------------------------------------------------- static sites
+
+
+class _StaticHandler(SimpleHTTPRequestHandler):
+    """Read-only, quiet static file handler with a site-provided 404 page."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        page = Path(self.directory) / "404.html"
+        if code != HTTPStatus.NOT_FOUND or not page.is_file():
+            super().send_error(code, message, explain)
+            return
+        body = page.read_bytes()
+        self.send_response(code, message)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops SYNs when a browser opens many
+
+    def server_bind(self) -> None:
+        # Skip HTTPServer's reverse DNS lookup (socket.getfqdn), it can be slow.
+        import socketserver
+
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "127.0.0.1", int(self.server_address[1])
+
+
+@pytest.fixture
+def serve_dir() -> Iterator[Callable[[str | os.PathLike[str]], str]]:
+    """Factory: ``serve_dir(path)`` serves ``path`` and returns ``http://127.0.0.1:PORT``."""
+    servers: list[tuple[_QuietServer, threading.Thread]] = []
+
+    def serve(path: str | os.PathLike[str]) -> str:
+        root = Path(path).resolve()
+        if not root.is_dir():
+            raise NotADirectoryError(f"serve_dir: not a directory: {root}")
+        handler = functools.partial(_StaticHandler, directory=str(root))
+        server = _QuietServer(("127.0.0.1", 0), handler)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            name=f"serve_dir-{root.name}",
+            daemon=True,
+        )
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server, thread in servers:
+        _shutdown_promptly(server)
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def _chromium_path() -> str:
+    return shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless system Chromium (Playwright sync API), shared by the session."""
+    executable = _chromium_path()
+    if not (os.path.isfile(executable) and os.access(executable, os.X_OK)):
+        pytest.fail(
+            f"Chromium not found (looked for `chromium` on PATH and {executable}). "
+            "Run `make test`, which installs it.",
+            pytrace=False,
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        pytest.fail(
+            f"Playwright for Python is not installed ({exc}). Run `make test`, "
+            "which installs the test dependencies.",
+            pytrace=False,
+        )
+    playwright = sync_playwright().start()
+    try:
+        try:
+            launched = playwright.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            )
+        except Exception as exc:
+            pytest.fail(
+                f"could not launch Chromium at {executable}: {exc}\n"
+                "Run `make test`, which installs it.",
+                pytrace=False,
+            )
+        try:
+            yield launched
+        finally:
+            launched.close()
+    finally:
+        playwright.stop()
+
+
+@dataclass
+class BrowserPage:
+    """A fresh page in its own browser context.
+
+    ``errors`` collects ``"pageerror: <message>"`` for uncaught exceptions and
+    ``"console.error: <text> (<url>:<line>)"`` for console messages of type error,
+    from every page of ``context`` (popups too).  The 404 of Chromium's automatic
+    ``/favicon.ico`` request is ignored; any other failed resource load (e.g. a
+    404 document you navigate to on purpose) is recorded.
+    """
+
+    page: Page
+    context: BrowserContext
+    errors: list[str] = field(default_factory=list)
+
+
+def _is_favicon_404(message: ConsoleMessage) -> bool:
+    url = (message.location or {}).get("url", "")
+    return url.split("?")[0].endswith("/favicon.ico") and "404" in message.text
+
+
+def _record_console(errors: list[str], message: ConsoleMessage) -> None:
+    # Chromium fetches /favicon.ico on its own after every navigation and logs a
+    # console error when the site has none; that is not the page's fault.
+    if message.type != "error" or _is_favicon_404(message):
+        return
+    location = message.location or {}
+    url = location.get("url", "")
+    line = location.get("lineNumber", location.get("line", ""))
+    where = f" ({url}:{line})" if url else ""
+    errors.append(f"console.error: {message.text}{where}")
+
+
+def _watch(errors: list[str], watched: list[Page], page: Page) -> None:
+    if page in watched:
+        return
+    watched.append(page)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", functools.partial(_record_console, errors))
+
+
+@pytest.fixture
+def browser_page(browser: Browser) -> Iterator[BrowserPage]:
+    """A new context + page recording page errors and console errors."""
+    context = browser.new_context()
+    context.set_default_timeout(15_000)
+    errors: list[str] = []
+    watched: list[Page] = []
+    # Every page of the context (also popups) reports into the same list.
+    context.on("page", functools.partial(_watch, errors, watched))
+    page = context.new_page()
+    _watch(errors, watched, page)  # no-op when the "page" event already did it
+    try:
+        yield BrowserPage(page=page, context=context, errors=errors)
+    finally:
+        context.close()

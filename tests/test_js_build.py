@@ -1,0 +1,64 @@
+"""The browser-side JS: lint clean, committed minified builds up to date, sizes.
+
+`npm run lint` / `npm run check` need the devDependencies from package.json
+(`npm ci` at the repo root); without node_modules those tests are skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC = ROOT / "aae_tracking_plugins" / "static"
+TRACKER_MAX_BYTES = 4096  # the old in-house tracker was ~3 KB minified
+STUB_MAX_BYTES = 300
+
+needs_node_modules = pytest.mark.skipif(
+    not (ROOT / "node_modules").is_dir() or shutil.which("npm") is None,
+    reason="JS devDependencies not installed: run `npm ci` in the repo root (needs node + npm)",
+)
+
+
+def _npm(script: str) -> subprocess.CompletedProcess[str]:
+    npm = shutil.which("npm")
+    assert npm is not None
+    return subprocess.run(
+        [npm, "run", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@needs_node_modules
+@pytest.mark.parametrize("script", ["lint", "check"])
+def test_npm_script_passes(script: str) -> None:
+    proc = _npm(script)
+    assert proc.returncode == 0, (
+        f"`npm run {script}` exited {proc.returncode}\n"
+        f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    )
+
+
+def _sizes(name: str) -> tuple[int, int]:
+    data = (STATIC / name).read_bytes()
+    return len(data), len(gzip.compress(data, compresslevel=9, mtime=0))
+
+
+def test_minified_sizes(capsys: pytest.CaptureFixture[str]) -> None:
+    tracker_min, tracker_gz = _sizes("tracker.min.js")
+    stub_min, stub_gz = _sizes("stub.min.js")
+    with capsys.disabled():
+        print(
+            f"\n[js sizes] tracker.min.js: {tracker_min} B minified, {tracker_gz} B gzip;"
+            f" stub.min.js: {stub_min} B minified, {stub_gz} B gzip"
+        )
+    assert tracker_min <= TRACKER_MAX_BYTES, f"tracker.min.js is {tracker_min} B"
+    assert stub_min < STUB_MAX_BYTES, f"stub.min.js is {stub_min} B"
