@@ -473,7 +473,7 @@ def _confirm_with_lxml(text: str, snippet: Snippet) -> str | None:
     kinds = [element.get(MARKER_ATTRIBUTE) for element in found]
     if kinds != ["stub", "tracker"]:
         return f"lxml sees the inserted scripts as {kinds or 'missing'}, not a stub then a tracker"
-    for element, tag in zip(found, (snippet.head, snippet.body)):
+    for element, tag in zip(found, (snippet.head, snippet.body), strict=True):
         if (element.text or "") != _script_text(tag):
             return "lxml does not see the inserted script text intact"
     return None

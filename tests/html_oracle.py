@@ -24,7 +24,9 @@ class Placement:
 def browser_view(page: str) -> Placement:
     """Parse like a browser (scripting enabled) and report where our scripts ended up."""
     # A browser's decoder drops the byte order mark before parsing; html5lib keeps it on text input.
-    tree = html5lib.parse(page.removeprefix("\ufeff"), treebuilder="lxml", namespaceHTMLElements=True)
+    tree = html5lib.parse(
+        page.removeprefix("\ufeff"), treebuilder="lxml", namespaceHTMLElements=True
+    )
     scripts = [
         element
         for element in tree.iter(f"{HTML_NS}script")

@@ -27,7 +27,9 @@ PAGES = {
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n<title>T</title>\n"
         "</head>\n<body>\n<p>Hello</p>\n</body>\n</html>\n"
     ),
-    "upper case and CRLF": "<HTML>\r\n<HEAD>\r\n</HEAD>\r\n<BODY>\r\n<P>x\r\n</BODY\r\n>\r\n</HTML>",
+    "upper case and CRLF": (
+        "<HTML>\r\n<HEAD>\r\n</HEAD>\r\n<BODY>\r\n<P>x\r\n</BODY\r\n>\r\n</HTML>"
+    ),
     "decoy in comment": "<html><head></head><body><!-- </body> -->x</body></html>",
     "decoy in script": "<html><head></head><body><script>a='</body>'</script>x</body></html>",
     "decoy in textarea": "<body><textarea></body></textarea>x</body>",
@@ -144,9 +146,12 @@ def test_page_content_is_parsed_the_same_with_and_without_the_tracker() -> None:
     after = html5lib.parse(inject(page, SNIPPET).html, treebuilder="lxml")
     text_before = "".join(before.getroot().itertext())
     text_after = "".join(after.getroot().itertext())
-    assert text_after.replace(SNIPPET.head.split(">", 1)[1].split("</script>")[0], "").replace(
-        SNIPPET.body.split(">", 1)[1].split("</script>")[0], ""
-    ) == text_before
+    assert (
+        text_after.replace(SNIPPET.head.split(">", 1)[1].split("</script>")[0], "").replace(
+            SNIPPET.body.split(">", 1)[1].split("</script>")[0], ""
+        )
+        == text_before
+    )
 
 
 def test_lxml_tree_builder_disagrees_with_browsers_after_body_end() -> None:

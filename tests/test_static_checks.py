@@ -1,0 +1,29 @@
+"""The package stays ruff-clean and mypy --strict clean (part of `make test`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.sites import ROOT
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *command], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_ruff_check() -> None:
+    result = run("ruff", "check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format() -> None:
+    result = run("ruff", "format", "--check", "aae_tracking_plugins", "pelican", "scripts")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict() -> None:
+    result = run("mypy", "--strict")
+    assert result.returncode == 0, result.stdout + result.stderr
