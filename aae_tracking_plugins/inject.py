@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from lxml import etree
 from lxml import html as lxml_html
 
+from . import charset
+
 MARKER_ATTRIBUTE = "data-aae-tracking"
+EMPTY_FILE = "the file is empty"
+NO_MARKUP = "no HTML markup in the file"
+#: Reasons that mean "not a web page at all" (e.g. a search-engine verification file): such files
+#: are left alone quietly, without a warning.
+NOT_A_PAGE = frozenset({EMPTY_FILE, NO_MARKUP})
 
 _WS = "\t\n\f\r "
 _TAG_REST = re.compile(
@@ -117,6 +124,11 @@ class InjectionResult:
     @property
     def injected(self) -> bool:
         return self.skipped_reason is None
+
+    @property
+    def worth_a_warning(self) -> bool:
+        """Left alone although it is a web page (not merely an empty or non-HTML file)."""
+        return self.skipped_reason is not None and self.skipped_reason not in NOT_A_PAGE
 
 
 @dataclass(frozen=True)
@@ -394,7 +406,7 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
     scanned = scanned or scan(text)
     tags = [tag for tag in scanned.tags if tag.context == "html"]
     if not scanned.tags and "<!" not in text[:1024].lower():
-        return "no HTML markup in the file"
+        return NO_MARKUP
     if any(tag.name == "frameset" and not tag.is_end_tag for tag in tags):
         return "frameset documents cannot run scripts in their body"
 
@@ -491,7 +503,7 @@ def _iter_insert(text: str, inserts: list[tuple[int, str]]) -> Iterator[str]:
 def inject(text: str, snippet: Snippet) -> InjectionResult:
     """Insert the snippet into ``text``; on any doubt return ``text`` unchanged with a reason."""
     if not text.strip():
-        return InjectionResult(text, "the file is empty")
+        return InjectionResult(text, EMPTY_FILE)
     base = remove_tracker(text)
     placement = plan(base)
     if isinstance(placement, str):
@@ -502,3 +514,37 @@ def inject(text: str, snippet: Snippet) -> InjectionResult:
     if problem is not None:
         return InjectionResult(text, problem)
     return InjectionResult(output)
+
+
+@dataclass(frozen=True)
+class BytesInjectionResult:
+    data: bytes
+    encoding: str
+    skipped_reason: str | None = None
+
+    @property
+    def injected(self) -> bool:
+        return self.skipped_reason is None
+
+    @property
+    def worth_a_warning(self) -> bool:
+        """Left alone although it is a web page (not merely an empty or non-HTML file)."""
+        return self.skipped_reason is not None and self.skipped_reason not in NOT_A_PAGE
+
+
+def inject_bytes(data: bytes, snippet: Snippet) -> BytesInjectionResult:
+    """:func:`inject` for a page read as bytes: the output keeps the page's own encoding."""
+    encoding = charset.detect(data)
+    try:
+        # surrogateescape keeps bytes the codec does not map (e.g. 0x81 in windows-1252).
+        text = data.decode(encoding, "surrogateescape")
+        lossless = text.encode(encoding, "surrogateescape") == data
+    except (UnicodeError, LookupError):
+        lossless = False
+    if not lossless:
+        reason = f"its bytes do not decode and re-encode unchanged as {encoding}"
+        return BytesInjectionResult(data, encoding, reason)
+    result = inject(text, snippet)
+    if result.skipped_reason is not None:
+        return BytesInjectionResult(data, encoding, result.skipped_reason)
+    return BytesInjectionResult(result.html.encode(encoding, "surrogateescape"), encoding)

@@ -14,7 +14,7 @@ from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 from .config import ConfigError, TrackingConfig
-from .inject import InjectionResult, Snippet, inject
+from .inject import InjectionResult, Snippet, inject, inject_bytes
 from .snippet import render_head_stub, render_tracker_tag
 
 log = get_plugin_logger(__name__)
@@ -68,7 +68,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         return Snippet(self._head_stub, render_tracker_tag(tracking))
 
     def _report(self, where: str, result: InjectionResult) -> str:
-        if result.skipped_reason is not None:
+        if result.worth_a_warning:
             log.warning("%s left untracked: %s", where, result.skipped_reason)
         return result.html
 
@@ -124,11 +124,13 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         for dest_uri in self._static_pages:
             path = Path(config.site_dir, dest_uri)
             try:
-                # Bytes, not read_text(): newline translation would change the page's line ends.
-                original = path.read_bytes().decode("utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                log.warning("%s left untracked: cannot read it as UTF-8 (%s)", dest_uri, exc)
+                original = path.read_bytes()
+            except OSError as exc:
+                log.warning("%s left untracked: cannot read it (%s)", dest_uri, exc)
                 continue
-            html = self._report(dest_uri, inject(original, snippet))
-            if html != original:
-                path.write_bytes(html.encode("utf-8"))
+            # Hand-written files may use any charset: inject_bytes keeps it.
+            result = inject_bytes(original, snippet)
+            if result.worth_a_warning:
+                log.warning("%s left untracked: %s", dest_uri, result.skipped_reason)
+            elif result.data != original:
+                path.write_bytes(result.data)

@@ -130,7 +130,8 @@ def on_content_written(path: str, context: Mapping[str, Any] | None = None) -> N
         original = handle.read().decode("utf-8")
     result = inject(original, Snippet(build.head_stub, render_tracker_tag(tracking)))
     if result.skipped_reason is not None:
-        logger.warning("aae-tracking: %s left untracked: %s", path, result.skipped_reason)
+        if result.worth_a_warning:
+            logger.warning("aae-tracking: %s left untracked: %s", path, result.skipped_reason)
         return
     with open(path, "wb") as handle:
         handle.write(result.html.encode("utf-8"))

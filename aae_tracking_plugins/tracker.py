@@ -53,6 +53,6 @@ class EventTracker:
         A page that cannot be tracked safely is returned unchanged and the reason is logged.
         """
         result = self.inject(html, landing_page_id, campaign_id)
-        if result.skipped_reason is not None:
+        if result.worth_a_warning:
             logger.warning("aae-tracking: page left untracked: %s", result.skipped_reason)
         return result.html
