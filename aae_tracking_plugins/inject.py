@@ -45,6 +45,7 @@ _ATTRIBUTE = re.compile(
     re.VERBOSE,
 )
 _COMMENT_END = re.compile(r"--!?>")
+_ANY_MARKUP = re.compile(r"<[A-Za-z!?/]")
 
 _RAWTEXT = frozenset({"style", "xmp", "iframe", "noembed", "noframes", "noscript"})
 _RCDATA = frozenset({"title", "textarea"})
@@ -231,15 +232,46 @@ class _Nesting:
                 return  # end tags do not reach outside a template
 
 
+# Tags the scan must see. Every other tag (and all text) is skipped inside the regex engine, so
+# the Python loop below runs once per interesting token, not once per tag.
+_HTML_INTERESTING = (
+    "script|style|xmp|iframe|noembed|noframes|noscript|title|textarea|plaintext|"
+    "template|svg|math|head|meta|body|html|frameset"
+)
+_NAME_END = r"(?=[\t\n\f\r />])"
+# Attribute names and unquoted values are matched maximally (the lookaheads), so a tag that never
+# closes fails in linear time instead of backtracking through every way to split its attributes.
+_ATTRS = (
+    r"""(?:[\t\n\f\r /]+"""
+    r"""|[^\t\n\f\r />][^\t\n\f\r />=]*(?![^\t\n\f\r />=])"""
+    r"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"[^"]*"|'[^']*'|[^\t\n\f\r >]*(?![^\t\n\f\r >])))?)*"""
+)
+_SKIP_HTML = re.compile(
+    rf"""(?:[^<]+
+        |<(?![!?/A-Za-z])
+        |<(?!(?i:{_HTML_INTERESTING}){_NAME_END})[A-Za-z][^\t\n\f\r />]*{_ATTRS}>
+        |</(?!(?i:body|html|template|svg|math){_NAME_END})[A-Za-z][^\t\n\f\r />]*{_ATTRS}>
+       )*""",
+    re.VERBOSE,
+)
+_SKIP_TEXT = re.compile(r"(?:[^<]+|<(?![!?/A-Za-z]))*")
+
+
 def scan(text: str) -> ScanResult:
-    """Tokenize ``text`` as a browser would and return its real tags."""
+    """Tokenize ``text`` as a browser would and return its real tags.
+
+    Only tags that matter for placement are returned (head, meta, body, html, frameset,
+    template, svg/math, raw-text elements and every tag inside svg/math); comments, DOCTYPE and
+    all other tags are stepped over with the same tokenization rules.
+    """
     result = ScanResult(content_start=1 if text.startswith("\ufeff") else 0)
     nesting = _Nesting()
     length = len(text)
     pos = 0
     while True:
-        lt = text.find("<", pos)
-        if lt < 0 or lt + 1 >= length:
+        skip = _SKIP_HTML if nesting.in_html else _SKIP_TEXT
+        lt = _always(skip.match(text, pos)).end()
+        if lt + 1 >= length:
             break
         nxt = text[lt + 1]
         if nxt == "!":
@@ -280,21 +312,15 @@ def scan(text: str) -> ScanResult:
             continue
         is_end = nxt == "/"
         name_start = lt + 2 if is_end else lt + 1
-        if (
-            not text[name_start : name_start + 1].isascii()
-            or not text[name_start : name_start + 1].isalpha()
-        ):
-            if is_end and text.startswith(">", name_start):
-                pos = name_start + 1  # "</>" is dropped
-                continue
-            if is_end:
-                close = text.find(">", name_start)  # "</ ..." is a bogus comment
-                if close < 0:
-                    result.eof_state = "comment"
-                    break
-                pos = close + 1
-                continue
-            pos = lt + 1  # a lone "<" is text
+        first = text[name_start : name_start + 1]
+        if not (first.isascii() and first.isalpha()):
+            # The skip pattern leaves only "</" + non-letter here: "</>" is dropped, the rest
+            # is a bogus comment up to the next ">".
+            close = name_start if first == ">" else text.find(">", name_start)
+            if close < 0:
+                result.eof_state = "comment"
+                break
+            pos = close + 1
             continue
         name_end = _always(_TAG_NAME.match(text, name_start)).end()
         rest = _always(_TAG_REST.match(text, name_end))
@@ -384,6 +410,8 @@ def find_tracker_tags(text: str, scanned: ScanResult | None = None) -> list[tupl
 
 def remove_tracker(text: str) -> str:
     """The page without any of our script tags (what it was before injection)."""
+    if MARKER_ATTRIBUTE not in text:  # the usual case: skip the scan
+        return text
     spans = [(tag.start, end) for tag, end in find_tracker_tags(text)]
     if not spans:
         return text
@@ -405,7 +433,7 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
     """Where the stub and the tracker go, or the reason they cannot go anywhere safe."""
     scanned = scanned or scan(text)
     tags = [tag for tag in scanned.tags if tag.context == "html"]
-    if not scanned.tags and "<!" not in text[:1024].lower():
+    if not _ANY_MARKUP.search(text):
         return NO_MARKUP
     if any(tag.name == "frameset" and not tag.is_end_tag for tag in tags):
         return "frameset documents cannot run scripts in their body"

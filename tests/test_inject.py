@@ -127,15 +127,18 @@ def test_seed_api_appends_when_there_is_no_body() -> None:
 
 
 def test_scan_sees_only_real_tags() -> None:
-    page = "<!-- <a> --><script>'<b>'</script><p title='<i>'>x</p><textarea><u></textarea>"
-    names = [(tag.name, tag.is_end_tag) for tag in scan(page).tags]
-    assert names == [
-        ("script", False),
-        ("script", True),
-        ("p", False),
-        ("p", True),
-        ("textarea", False),
-        ("textarea", True),
+    page = (
+        "<!-- <body> --><script>'<body>'</script><p title='<body>'>x</p>"
+        "<textarea><body></textarea><body class=x></body>"
+    )
+    tags = [(tag.name, tag.is_end_tag, tag.start) for tag in scan(page).tags]
+    assert tags == [
+        ("script", False, page.index("<script>")),
+        ("script", True, page.index("</script>")),
+        ("textarea", False, page.index("<textarea>")),
+        ("textarea", True, page.index("</textarea>")),
+        ("body", False, page.index("<body class=x>")),
+        ("body", True, page.index("</body>")),
     ]
 
 
