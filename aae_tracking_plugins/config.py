@@ -6,7 +6,6 @@ settings; every check lives here so that MkDocs, Pelican and the CLI report bad 
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -83,7 +82,8 @@ def validate_api_base_url(value: object, setting: str = "api_base_url") -> str:
     if parts.scheme == "http" and not _is_loopback(host):
         raise ConfigError(
             setting,
-            "must use https:// (plain http:// is only allowed for localhost, 127.0.0.1 and [::1]), "
+            "must use https:// (plain http:// is only allowed for loopback hosts: localhost, "
+            "127.0.0.1 (any 127.x.x.x) and [::1]), "
             f"got {_show(value)}",
         )
     if parts.username is not None or parts.password is not None:
@@ -146,13 +146,28 @@ class TrackingConfig:
     def with_overrides(
         self, *, landing_page_id: object = None, campaign_id: object = None, where: str = ""
     ) -> TrackingConfig:
-        """A copy with per-page overrides applied (``None`` keeps the site value)."""
-        changes: dict[str, str] = {}
-        for key, value in (("landing_page_id", landing_page_id), ("campaign_id", campaign_id)):
-            if value is not None:
-                try:
-                    changes[key] = validate_id(key, value)
-                except ConfigError as exc:
-                    prefix = f"{where}: " if where else ""
-                    raise ConfigError(prefix + exc.setting, str(exc).split(": ", 1)[1]) from None
-        return dataclasses.replace(self, **changes) if changes else self
+        """A copy with per-page overrides applied.
+
+        ``None`` keeps the site value; an empty ``campaign_id`` removes the campaign for the page.
+        """
+
+        def checked(key: str, value: object) -> str:
+            try:
+                return validate_id(key, value)
+            except ConfigError as exc:
+                prefix = f"{where}: " if where else ""
+                raise ConfigError(prefix + exc.setting, str(exc).split(": ", 1)[1]) from None
+
+        landing = (
+            self.landing_page_id
+            if landing_page_id is None
+            else checked("landing_page_id", landing_page_id)
+        )
+        campaign = self.campaign_id
+        if campaign_id == "":
+            campaign = None
+        elif campaign_id is not None:
+            campaign = checked("campaign_id", campaign_id)
+        if (landing, campaign) == (self.landing_page_id, self.campaign_id):
+            return self
+        return TrackingConfig(landing, self.api_base_url, campaign)

@@ -17,7 +17,8 @@ from .config import ConfigError, TrackingConfig
 from .inject import InjectionResult, Snippet, inject, inject_bytes
 from .snippet import render_head_stub, render_tracker_tag
 
-log = get_plugin_logger(__name__)
+# Messages read "aae-tracking: ...", like the errors and the Pelican adapter's messages.
+log = get_plugin_logger("aae-tracking")
 
 FRONT_MATTER_KEY = "aae_tracking"
 _OVERRIDABLE = ("landing_page_id", "campaign_id")

@@ -112,6 +112,7 @@ def test_overrides() -> None:
     assert config.with_overrides() is config
     page = config.with_overrides(campaign_id="camp_page")
     assert (page.landing_page_id, page.campaign_id) == ("lp_123", "camp_page")
+    assert config.with_overrides(campaign_id="").campaign_id is None
     with pytest.raises(ConfigError, match=r"^offer.md: campaign_id: must be a short identifier"):
         config.with_overrides(campaign_id="bad id", where="offer.md")
 

@@ -129,15 +129,39 @@
     if (!/^[a-z]{3}$/i.test(currency)) {
       errors.push("currency must be a 3-letter code like \"EUR\" (got " + String(o.currency) + ")");
     }
+    var id = o.order_id;
+    if (id != null && !((typeof id === "string" || typeof id === "number") &&
+        String(id).length > 0 && String(id).length <= 128)) {
+      errors.push("order_id must be text or a number, 1-128 characters (got " + String(id) + ")");
+    }
     if (errors.length) {
       warn("purchase not tracked: " + errors.join("; "));
       return;
     }
+    id = id == null ? null : String(id);
+    // A reloaded (or re-opened) confirmation page must not count the order twice.
+    if (id !== null && alreadySent(id)) return;
     send("Purchase", {
       value: value,
       currency: currency.toUpperCase(),
-      order_id: o.order_id == null ? null : String(o.order_id)
+      order_id: id
     });
+  }
+
+  // Remembers the last order ids sent from this browser (localStorage; if it is
+  // unavailable every call counts, which is the safe side for a visitor).
+  function alreadySent(id) {
+    var key = "_aae_orders";
+    try {
+      var seen = JSON.parse(localStorage.getItem(key) || "[]");
+      if (!Array.isArray(seen)) seen = [];
+      if (seen.indexOf(id) >= 0) return true;
+      seen.push(id);
+      localStorage.setItem(key, JSON.stringify(seen.slice(-50)));
+    } catch (e) {
+      // Storage blocked or full: send anyway.
+    }
+    return false;
   }
 
   // Replays queued calls in order. Each item is isolated so one bad call
@@ -231,6 +255,14 @@
       };
     }
     w.addEventListener("popstate", navigated);
+    // Back/forward cache: the page is shown again without running any script,
+    // but it is a new visit to it.
+    w.addEventListener("pageshow", safe((e) => {
+      if (e.persisted && started) {
+        lastPath = null;
+        pageView();
+      }
+    }));
 
     // A prerendered page is not a visit until the user actually opens it.
     if (d.prerendering) d.addEventListener("prerenderingchange", whenReady, { once: true });
