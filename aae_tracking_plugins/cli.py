@@ -22,6 +22,7 @@ import html
 import importlib
 import json
 import os
+import signal
 import stat
 import sys
 import tempfile
@@ -335,6 +336,14 @@ def process_pages(
     return results
 
 
+def _worker_started() -> None:
+    """Ctrl-C is for the main process: it stops handing out pages and reports the interruption.
+
+    Workers finish the pages they have (each write is atomic) instead of printing tracebacks.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_in_pool(
     task: Callable[[str, list[str], C], list[T]],
     root: str,
@@ -347,7 +356,7 @@ def _run_in_pool(
     """Run the chunks in a process pool; return the indexes of the chunks that finished."""
     done: set[int] = set()
     try:
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_started)
     except (OSError, ImportError, NotImplementedError) as exc:
         _warn(f"cannot start worker processes ({exc}); continuing in one process")
         return done
@@ -414,7 +423,7 @@ def inject_file(root: str, page: str, snippet: Snippet) -> InjectOutcome:
             page, FAILED, f"could not be processed: internal error {type(exc).__name__}: {exc}"
         )
     if result.skipped_reason is not None:
-        kind = NOT_PAGE if result.skipped_reason in NOT_A_PAGE else LEFT_ALONE
+        kind = LEFT_ALONE if result.worth_a_warning else NOT_PAGE
         return InjectOutcome(page, kind, result.skipped_reason)
     if result.data == original:
         return InjectOutcome(page, UP_TO_DATE)
@@ -594,9 +603,7 @@ def check_file(root: str, page: str, context: CheckContext) -> PageReport:
         return PageReport(page, UNTRACKED, reason=reason)
     if probe.skipped_reason in NOT_A_PAGE:
         return PageReport(page, NOT_PAGE, reason=probe.skipped_reason)
-    return PageReport(
-        page, LEFT_ALONE, reason=f"inject would leave it alone: {probe.skipped_reason}"
-    )
+    return PageReport(page, LEFT_ALONE, reason=probe.skipped_reason)
 
 
 def check_pages(root: str, pages: list[str], context: CheckContext) -> list[PageReport]:
@@ -622,9 +629,8 @@ def check_summary(reports: Sequence[PageReport]) -> dict[str, object]:
 
 
 def _print_check(reports: Sequence[PageReport], summary: dict[str, Any], root: str) -> None:
-    for report in reports:
-        if report.status in (TRACKED, NOT_PAGE):
-            continue
+    listed = [report for report in reports if report.status not in (TRACKED, NOT_PAGE)]
+    for report in listed:
         ignored = " (ignored)" if report.ignored else ""
         reason = f": {report.reason}" if report.reason else ""
         print(f"{_show(report.path)}: {report.status}{ignored}{reason}")
@@ -641,7 +647,7 @@ def _print_check(reports: Sequence[PageReport], summary: dict[str, Any], root: s
         parts.append(f"{counts[ERROR]} unreadable")
     if summary["ignored"]:
         parts.append(f"{summary['ignored']} ignored")
-    if reports:
+    if listed:
         print()
     print(f"checked {_plural(len(reports), 'HTML file')} in {root}: {', '.join(parts)}")
     for entry in summary["trackers"]:
@@ -760,8 +766,8 @@ Exit status: 0 every page (not ignored) is tracked, 1 some page fails, 2 usage e
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
-        description="Add first-party AAE tracking to an already-built static site "
-        "(Hugo, Jekyll, Eleventy, Sphinx, hand-written HTML), and check that it is there.",
+        description="Add first-party AAE tracking to an already-built static site (Hugo, Jekyll,\n"
+        "Eleventy, Sphinx, hand-written HTML), and check that it is there.",
         epilog=_MAIN_EPILOG,
         formatter_class=_FORMATTER,
     )
@@ -772,8 +778,9 @@ def build_parser() -> argparse.ArgumentParser:
     inject = commands.add_parser(
         "inject",
         help="add the tracker to every HTML page of a built site (in place)",
-        description="Insert the tracking stub and tracker into every *.html / *.htm file under "
-        "SITE_DIR, in place. Every other byte of each page, and its encoding, is kept.",
+        description="Insert the tracking stub and tracker into every *.html / *.htm file under\n"
+        "SITE_DIR, in place. Every other byte of each page, and its encoding, is kept.\n"
+        "Hidden directories (.git, ...) are skipped; symlinks are not followed.",
         epilog=_INJECT_EPILOG,
         formatter_class=_FORMATTER,
     )
@@ -817,8 +824,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="report which pages are tracked (exit status 1 if some are not)",
-        description="Report, for every *.html / *.htm file under SITE_DIR, whether it carries "
-        "exactly one tracker and with which ids. Nothing is modified.",
+        description="Report, for every *.html / *.htm file under SITE_DIR, whether it carries\n"
+        "exactly one tracker, and with which ids. Nothing is modified.",
         epilog=_CHECK_EPILOG,
         formatter_class=_FORMATTER,
     )

@@ -1,0 +1,356 @@
+"""Tokenize a page the way a browser's HTML parser does, as far as placement needs.
+
+The scan follows the tokenizer states of the HTML standard that can hide markup: comments, the
+DOCTYPE and bogus comments, quoted attribute values, raw-text and RCDATA elements (``<script>``
+with its ``<!--`` escape states, ``<style>``, ``<textarea>``, ``<title>``, ...), ``<plaintext>``,
+and CDATA sections in foreign content. Of the tree builder it models only what changes how the
+rest is tokenized or where a script would end up: ``<template>`` contents and ``<svg>``/``<math>``
+(foreign content, its HTML integration points and the tags that break out of it).
+
+Speed: text and the tags that do not matter are skipped inside the regex engine, so the Python loop
+runs once per tag that matters (head, meta, body, scripts, svg icons, ...), not once per tag.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MARKER_ATTRIBUTE = "data-aae-tracking"
+
+_SPACE = r"\t\n\f\r "
+_NAME_END = rf"(?=[{_SPACE}/>])"
+# Attribute names and unquoted values are matched maximally (the lookaheads), so a tag that never
+# closes fails in linear time instead of backtracking through every way to split its attributes.
+_ATTRS = (
+    rf"""(?:[{_SPACE}/]+"""
+    rf"""|[^{_SPACE}/>][^{_SPACE}/>=]*(?![^{_SPACE}/>=])"""
+    rf"""(?:[{_SPACE}]*=[{_SPACE}]*(?:"[^"]*"|'[^']*'|[^{_SPACE}>]*(?![^{_SPACE}>])))?)*"""
+)
+_TAG_REST = re.compile(rf"{_ATTRS}(>)?")
+_TAG_NAME = re.compile(rf"[^{_SPACE}/>]*")
+_ATTRIBUTE = re.compile(
+    rf"""([^{_SPACE}/>][^{_SPACE}/>=]*)(?:[{_SPACE}]*=[{_SPACE}]*("[^"]*"|'[^']*'|[^{_SPACE}>]*))?"""
+)
+_COMMENT = r"<!--(?:>|->|(?s:.*?)--!?>)"
+_ANY_MARKUP = re.compile(r"<[A-Za-z!?/]")
+
+RAWTEXT = frozenset({"style", "xmp", "iframe", "noembed", "noframes", "noscript"})
+RCDATA = frozenset({"title", "textarea"})
+_SVG_HTML_POINTS = frozenset({"foreignobject", "desc", "title"})
+_MATH_HTML_POINTS = frozenset({"mi", "mo", "mn", "ms", "mtext", "annotation-xml"})
+# Start tags that make a browser leave <svg>/<math> content (HTML standard, "rules for parsing
+# tokens in foreign content"); <font> only with color, face or size.
+_FOREIGN_BREAKOUT = frozenset(
+    "b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i img "
+    "li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u ul var"
+    "".split()
+)
+# End tags of elements that only exist inside <svg>/<math>: they never leave foreign content.
+_FOREIGN_ONLY_END = frozenset(
+    "a animate animatemotion animatetransform circle clippath defs ellipse feblend fecolormatrix "
+    "fecomposite fegaussianblur feimage femerge femergenode feoffset filter g image line "
+    "lineargradient marker mask metadata mpath path pattern polygon polyline radialgradient rect "
+    "set stop switch symbol text textpath tspan use view "
+    "math mrow msup msub msubsup mfrac msqrt mroot mfenced mtable mtr mtd mspace mstyle "
+    "mpadded mphantom menclose munder mover munderover mmultiscripts semantics annotation".split()
+)
+
+_HTML_INTERESTING = (
+    "script|style|xmp|iframe|noembed|noframes|noscript|title|textarea|plaintext|"
+    "template|svg|math|head|meta|body|html|frameset"
+)
+_OPEN_ANY = rf"[A-Za-z][^{_SPACE}/>]*{_ATTRS}>"
+
+
+def _alternation(names: frozenset[str]) -> str:
+    return "|".join(sorted((re.escape(name) for name in names), key=len, reverse=True))
+
+
+# What each context may skip without looking: text, comments, and tags that change nothing.
+_SKIP_HTML = re.compile(
+    rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
+        |<(?!(?i:{_HTML_INTERESTING}){_NAME_END}){_OPEN_ANY}
+        |</(?!(?i:body|html|template|svg|math){_NAME_END}){_OPEN_ANY})*""",
+    re.VERBOSE,
+)
+# Inside <template> or an HTML integration point: every end tag may close the frame.
+_SKIP_NESTED = re.compile(
+    rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
+        |<(?!(?i:{_HTML_INTERESTING}){_NAME_END}){_OPEN_ANY})*""",
+    re.VERBOSE,
+)
+_FOREIGN_STOP = _FOREIGN_BREAKOUT | _SVG_HTML_POINTS | _MATH_HTML_POINTS | {"svg", "math", "font"}
+_SKIP_FOREIGN = re.compile(
+    rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
+        |<(?!(?i:{_alternation(_FOREIGN_STOP)}){_NAME_END}){_OPEN_ANY}
+        |</(?=(?i:{_alternation(_FOREIGN_ONLY_END - {"math"})}){_NAME_END}){_OPEN_ANY})*""",
+    re.VERBOSE,
+)
+_SCRIPT_STATES = {
+    "data": re.compile(r"<!--|</script(?=[\t\n\f\r />])", re.IGNORECASE),
+    "escaped": re.compile(r"-->|</script(?=[\t\n\f\r />])|<script(?=[\t\n\f\r />])", re.IGNORECASE),
+    "double": re.compile(r"-->|</script(?=[\t\n\f\r />])", re.IGNORECASE),
+}
+_RAW_CLOSERS = {
+    name: re.compile(rf"</{name}(?=[\t\n\f\r />])", re.IGNORECASE) for name in RAWTEXT | RCDATA
+}
+_COMMENT_END = re.compile(r"--!?>")
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A real tag as a browser's tokenizer sees it (not text inside a comment, script, ...)."""
+
+    name: str  # lower case
+    start: int
+    end: int  # index after the closing '>'
+    is_end_tag: bool
+    raw: str  # the whole tag text
+    #: Namespace context: "html", "foreign" (inside <svg>/<math>) or "template".
+    context: str
+    self_closing: bool = False
+
+    def attributes(self) -> dict[str, str]:
+        return parse_attributes(self.raw)
+
+
+@dataclass
+class ScanResult:
+    #: The tags that matter for placement, in document order (not every tag of the page).
+    tags: list[Tag] = field(default_factory=list)
+    #: Where the tokenizer was when the text ran out. Anything appended at the end of a page that
+    #: ends inside a comment, a script or a tag would be swallowed by it.
+    eof_state: str = "data"
+    #: The namespace/template nesting still open at the end of the text.
+    eof_context: str = "html"
+    #: Raw-text elements (script, style, ...): start tag, content start, content end.
+    raw_elements: list[tuple[Tag, int, int]] = field(default_factory=list)
+    #: Index after the DOCTYPE, when the page has one before its first tag.
+    doctype_end: int | None = None
+    #: 1 after a byte order mark, else 0.
+    content_start: int = 0
+
+
+def _always(match: re.Match[str] | None) -> re.Match[str]:
+    """For patterns that can match the empty string, so they match at every position."""
+    assert match is not None
+    return match
+
+
+def has_markup(text: str) -> bool:
+    return _ANY_MARKUP.search(text) is not None
+
+
+def parse_attributes(raw_tag: str) -> dict[str, str]:
+    """Attributes of a tag's text, first occurrence wins (as in browsers)."""
+    name_end = _always(_TAG_NAME.match(raw_tag, 1 + (raw_tag[1:2] == "/"))).end()
+    result: dict[str, str] = {}
+    for match in _ATTRIBUTE.finditer(raw_tag, name_end, len(raw_tag) - (raw_tag[-1:] == ">")):
+        name = match.group(1).lower()
+        value = match.group(2) or ""
+        if value[:1] in ('"', "'"):
+            value = value[1:-1]
+        result.setdefault(name, value)
+    return result
+
+
+class _Nesting:
+    """Just enough of the tree builder to know the namespace the tokenizer is in."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[str, str]] = []  # (kind, tag name); kind: foreign|html|template
+
+    @property
+    def context(self) -> str:
+        if not self.stack:
+            return "html"
+        if any(kind == "template" for kind, _ in self.stack):
+            return "template"
+        return "foreign" if self.stack[-1][0] == "foreign" else "html"
+
+    @property
+    def in_html(self) -> bool:
+        return not self.stack or self.stack[-1][0] != "foreign"
+
+    def skipper(self) -> re.Pattern[str]:
+        if not self.stack:
+            return _SKIP_HTML
+        return _SKIP_FOREIGN if self.stack[-1][0] == "foreign" else _SKIP_NESTED
+
+    def start(self, name: str, self_closing: bool, raw: str) -> None:
+        if self.in_html:
+            if name in ("svg", "math") and not self_closing:
+                self.stack.append(("foreign", name))
+            elif name == "template":
+                self.stack.append(("template", name))
+            return
+        if name in _FOREIGN_BREAKOUT or (
+            name == "font" and {"color", "face", "size"} & parse_attributes(raw).keys()
+        ):
+            self._leave_foreign()
+            return
+        if self_closing:
+            return
+        root = next(tag for kind, tag in reversed(self.stack) if kind == "foreign")
+        points = _SVG_HTML_POINTS if root == "svg" else _MATH_HTML_POINTS
+        if name in points:
+            self.stack.append(("html", name))
+        elif name in ("svg", "math"):
+            self.stack.append(("foreign", name))
+
+    def _leave_foreign(self) -> None:
+        while self.stack and self.stack[-1][0] == "foreign":
+            self.stack.pop()
+
+    def end(self, name: str) -> None:
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][1] == name:
+                del self.stack[depth:]
+                return
+            if self.stack[depth][0] == "template" and name != "template":
+                return  # end tags do not reach outside a template
+        if not self.in_html and (name in ("p", "br") or name not in _FOREIGN_ONLY_END):
+            # An HTML end tag inside <svg> closes the HTML element around it, and the svg too.
+            self._leave_foreign()
+
+
+def scan(text: str) -> ScanResult:
+    """Tokenize ``text`` as a browser would and return the tags that matter for placement."""
+    result = ScanResult(content_start=1 if text.startswith("\ufeff") else 0)
+    tags = result.tags
+    nesting = _Nesting()
+    skip = _SKIP_HTML
+    length = len(text)
+    pos = 0
+    while True:
+        lt = _always(skip.match(text, pos)).end()
+        if lt + 1 >= length:
+            if lt < length and not nesting.in_html and text[lt] == "<":
+                pass  # a lone "<" at the very end is text
+            break
+        nxt = text[lt + 1]
+        if nxt == "!":
+            if text.startswith("<!--", lt):  # only reached when the comment never closes
+                result.eof_state = "comment"
+                break
+            if not nesting.in_html and text.startswith("<![CDATA[", lt):
+                close = text.find("]]>", lt + 9)
+                if close < 0:
+                    result.eof_state = "cdata"
+                    break
+                pos = close + 3
+                continue
+            close = text.find(">", lt + 2)  # DOCTYPE or a bogus comment
+            if close < 0:
+                result.eof_state = "comment"
+                break
+            if not tags and text[lt + 2 : lt + 9].lower() == "doctype":
+                result.doctype_end = close + 1
+            pos = close + 1
+            continue
+        if nxt == "?":
+            close = text.find(">", lt + 2)
+            if close < 0:
+                result.eof_state = "comment"
+                break
+            pos = close + 1
+            continue
+        is_end = nxt == "/"
+        name_start = lt + 2 if is_end else lt + 1
+        first = text[name_start : name_start + 1]
+        if not (first.isascii() and first.isalpha()):
+            # Only "</" + non-letter gets here: "</>" is dropped, the rest is a bogus comment.
+            close = name_start if first == ">" else text.find(">", name_start)
+            if close < 0:
+                result.eof_state = "comment"
+                break
+            pos = close + 1
+            continue
+        name_end = _always(_TAG_NAME.match(text, name_start)).end()
+        rest = _always(_TAG_REST.match(text, name_end))
+        if rest.group(1) is None:
+            result.eof_state = "tag"
+            break
+        end = rest.end()
+        name = text[name_start:name_end].lower()
+        raw = text[lt:end]
+        self_closing = not is_end and raw.endswith("/>")
+        tag = Tag(name, lt, end, is_end, raw, nesting.context, self_closing)
+        tags.append(tag)
+        pos = end
+        if is_end:
+            nesting.end(name)
+            skip = nesting.skipper()
+            continue
+        html_ns = nesting.in_html
+        nesting.start(name, self_closing, raw)
+        skip = nesting.skipper()
+        if not html_ns:
+            continue
+        if name == "script":
+            content_end, close_end = _skip_script(text, end)
+        elif name in RAWTEXT or name in RCDATA:
+            content_end, close_end = _skip_raw(text, end, name)
+        elif name == "plaintext":
+            result.eof_state = "plaintext"
+            break
+        else:
+            continue
+        if close_end is None:
+            result.eof_state = name
+            break
+        result.raw_elements.append((tag, end, content_end))
+        tags.append(
+            Tag(name, content_end, close_end, True, text[content_end:close_end], tag.context)
+        )
+        pos = close_end
+    result.eof_context = nesting.context
+    return result
+
+
+def close_tag_end(text: str, at: int, name: str) -> int | None:
+    """End of the end tag ``</name ...>`` that starts at ``at``, or None if it never closes."""
+    rest = _always(_TAG_REST.match(text, at + 2 + len(name)))
+    return rest.end() if rest.group(1) is not None else None
+
+
+def _skip_raw(text: str, start: int, name: str) -> tuple[int, int | None]:
+    match = _RAW_CLOSERS[name].search(text, start)
+    if match is None:
+        return len(text), None
+    return match.start(), close_tag_end(text, match.start(), name)
+
+
+def _skip_script(text: str, start: int) -> tuple[int, int | None]:
+    """Find the end of a script element's content, honouring the ``<!-- <script>`` escape states."""
+    state = "data"
+    pos = start
+    while True:
+        match = _SCRIPT_STATES[state].search(text, pos)
+        if match is None:
+            return len(text), None
+        token = match.group(0).lower()
+        if token == "<!--":
+            state, pos = "escaped", match.start() + 2  # its "--" may already close with ">"
+        elif token == "-->":
+            state, pos = "data", match.end()
+        elif token == "<script":
+            state, pos = "double", match.end()
+        elif state == "double":  # "</script" inside a double-escaped block only unescapes
+            state, pos = "escaped", match.end()
+        else:
+            return match.start(), close_tag_end(text, match.start(), "script")
+
+
+def find_tracker_tags(text: str, scanned: ScanResult | None = None) -> list[tuple[Tag, int]]:
+    """Our own script tags in a page: each start tag with the index after its ``</script>``."""
+    scanned = scanned or scan(text)
+    found = []
+    for tag, _content_start, content_end in scanned.raw_elements:
+        # Cheap substring test first; only then parse the attributes.
+        is_ours = tag.name == "script" and MARKER_ATTRIBUTE in tag.raw.lower()
+        if is_ours and MARKER_ATTRIBUTE in tag.attributes():
+            close = close_tag_end(text, content_end, "script")
+            found.append((tag, close if close is not None else content_end))
+    return found

@@ -1,0 +1,129 @@
+"""Share of a large MkDocs build spent in the aae-tracking plugin.
+
+    .venv/bin/python benchmarks/mkdocs_share.py [--pages 1000] [--theme material|mkdocs]
+
+Generates a site of N realistic pages (headings, lists, code, tables, a CTA), builds it in-process
+with `mkdocs build`, and times every call into the plugin's hooks during that same build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PAGE = """# Page {n}: a landing section
+
+Intro paragraph for page {n} with **bold**, *emphasis*, a [link](page-{next}.md) and `code`.
+
+[Get the offer](page-{next}.md){{ .cta-button #cta-{n} }}
+
+## Features
+
+- Fast: {n} ms
+- Quiet: <span class="x">42 dB</span>
+- Safe: ten-year warranty
+
+| Plan | Price | Seats |
+| ---- | ----- | ----- |
+| Basic | €9 | 1 |
+| Team | €29 | 5 |
+
+```python
+def hello(name: str) -> str:
+    return f"Hello {{name}} </body> from a code block"
+```
+
+!!! note
+    Admonitions render extra markup. <!-- an HTML comment in content -->
+
+<button type="button" data-cta="true" id="buy-{n}"><span>Buy</span></button>
+"""
+
+
+def make_site(root: Path, pages: int, theme: str, tracked: bool) -> Path:
+    docs = root / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for n in range(pages):
+        name = "index.md" if n == 0 else f"page-{n}.md"
+        (docs / name).write_text(PAGE.format(n=n, next=(n + 1) % pages), "utf-8")
+    plugin = (
+        "  - aae-tracking:\n      landing_page_id: lp_bench\n      campaign_id: camp_bench\n"
+        "      api_base_url: https://api.aae.com\n"
+        if tracked
+        else ""
+    )
+    (root / "mkdocs.yml").write_text(
+        f"site_name: Bench\ntheme:\n  name: {theme}\n"
+        + ("  font: false\n" if theme == "material" else "")
+        + "markdown_extensions:\n  - attr_list\n  - admonition\n  - tables\n"
+        + f"plugins:\n  - search\n{plugin}",
+        "utf-8",
+    )
+    return root / "mkdocs.yml"
+
+
+def timed_build(config_file: Path) -> tuple[float, float, int]:
+    """(total build seconds, seconds inside our plugin's hooks, pages seen by on_post_page)."""
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+
+    from aae_tracking_plugins.mkdocs_plugin import AaeTrackingPlugin
+
+    spent = [0.0]
+    calls = [0]
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[0] += time.perf_counter() - start
+                calls[0] += method.__name__ == "on_post_page"
+
+        return timed
+
+    hooks = ("on_config", "on_files", "on_post_page", "on_post_template", "on_post_build")
+    originals = {name: getattr(AaeTrackingPlugin, name) for name in hooks}
+    for name, method in originals.items():
+        setattr(AaeTrackingPlugin, name, wrap(method))
+    try:
+        start = time.perf_counter()
+        config = load_config(str(config_file))
+        build(config)
+        total = time.perf_counter() - start
+    finally:
+        for name, method in originals.items():
+            setattr(AaeTrackingPlugin, name, method)
+    return total, spent[0], calls[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--theme", default="material")
+    args = parser.parse_args()
+    os.environ["NO_MKDOCS_2_WARNING"] = "1"
+    logging.getLogger("mkdocs").setLevel(logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp:
+        config_file = make_site(Path(tmp), args.pages, args.theme, tracked=True)
+        total, plugin, pages = timed_build(config_file)
+        sizes = [p.stat().st_size for p in Path(tmp, "site").rglob("*.html")]
+    average_kb = sum(sizes) // len(sizes) // 1024
+    print(f"{args.pages}-page MkDocs build ({args.theme} theme, pages ~{average_kb} KB)")
+    print(f"  build total      {total:8.2f} s")
+    per_page = plugin / max(pages, 1) * 1e6
+    print(f"  in the plugin    {plugin:8.3f} s   ({pages} pages, {per_page:.0f} us/page)")
+    print(f"  plugin share     {plugin / total * 100:8.2f} %   (target <= 1.5 %)")
+
+
+if __name__ == "__main__":
+    main()
