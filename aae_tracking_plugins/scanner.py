@@ -71,7 +71,7 @@ def _alternation(names: frozenset[str]) -> str:
 _SKIP_HTML = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
         |<(?!(?i:{_HTML_INTERESTING}){_NAME_END}){_OPEN_ANY}
-        |</(?!(?i:body|html|template|svg|math){_NAME_END}){_OPEN_ANY})*""",
+        |</(?!(?i:body|head|html|template|svg|math){_NAME_END}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
 # Inside <template> or an HTML integration point: every end tag may close the frame.
@@ -87,6 +87,54 @@ _SKIP_FOREIGN = re.compile(
         |</(?=(?i:{_alternation(_FOREIGN_ONLY_END - {"math"})}){_NAME_END}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
+# Outside <svg>/<math>/<template>, the scan jumps from one of these straight to the next; the
+# stretch in between holds only text and ordinary tags, and _outside_tags() proves the jump lands
+# outside any tag (else that stretch is tokenized tag by tag with _SKIP_HTML).
+_RISKY = re.compile(
+    rf"<(?:!--|!doctype|(?:{_HTML_INTERESTING}){_NAME_END}|/(?:body|head|html|template|svg|math){_NAME_END})",
+    re.IGNORECASE,
+)
+_SPACE_CHARS = frozenset("\t\n\f\r ")
+
+
+def _quote_could_open_value(text: str, start: int, x: int) -> bool:
+    """Could the nearest quote before ``x`` open an attribute value (is it ``=``, spaces, quote)?"""
+    for quote in ('"', "'"):
+        at = text.rfind(quote, start, x)
+        if at > start:
+            before = at - 1
+            while before >= start and text[before] in _SPACE_CHARS:
+                before -= 1
+            if before >= start and text[before] == "=":
+                return True
+    return False
+
+
+def _outside_tags(text: str, start: int, x: int) -> bool:
+    """Whether ``x`` is provably outside any tag, when ``start`` is in the data state and the
+    stretch between holds no comment or raw-text element.
+
+    A tag spanning ``x`` starts at a "<" after ``start``; the last ">" after the last such "<"
+    would end it unless that ">" sits in a quoted attribute value, whose opening quote is then
+    the nearest quote before it and follows an "=". No "<", or a ">" after it that no such quote
+    can enclose, proves it.
+    """
+    last_lt = text.rfind("<", start, x)
+    if last_lt < 0:
+        return True
+    last_gt = text.rfind(">", last_lt, x)
+    return last_gt >= 0 and not _quote_could_open_value(text, start, last_gt)
+
+
+def _next_token(text: str, pos: int) -> int:
+    """Index of the next tag that matters after ``pos`` (data state, HTML, nothing open)."""
+    risky = _RISKY.search(text, pos)
+    at = risky.start() if risky else len(text)
+    if _outside_tags(text, pos, at):
+        return at
+    return _always(_SKIP_HTML.match(text, pos)).end()  # tokenize this stretch tag by tag
+
+
 _SCRIPT_STATES = {
     "data": re.compile(r"<!--|</script(?=[\t\n\f\r />])", re.IGNORECASE),
     "escaped": re.compile(r"-->|</script(?=[\t\n\f\r />])|<script(?=[\t\n\f\r />])", re.IGNORECASE),
@@ -220,20 +268,25 @@ def scan(text: str) -> ScanResult:
     result = ScanResult(content_start=1 if text.startswith("\ufeff") else 0)
     tags = result.tags
     nesting = _Nesting()
-    skip = _SKIP_HTML
+    skip = _SKIP_HTML  # used while something is open (template, svg, math)
     length = len(text)
     pos = 0
     while True:
-        lt = _always(skip.match(text, pos)).end()
+        lt = _always(skip.match(text, pos)).end() if nesting.stack else _next_token(text, pos)
         if lt + 1 >= length:
-            if lt < length and not nesting.in_html and text[lt] == "<":
-                pass  # a lone "<" at the very end is text
             break
         nxt = text[lt + 1]
         if nxt == "!":
-            if text.startswith("<!--", lt):  # only reached when the comment never closes
-                result.eof_state = "comment"
-                break
+            if text.startswith("<!--", lt):
+                if text.startswith(">", lt + 4) or text.startswith("->", lt + 4):
+                    pos = lt + 5 + (text[lt + 4] == "-")  # "<!-->" and "<!--->" are complete
+                    continue
+                match = _COMMENT_END.search(text, lt + 4)
+                if match is None:
+                    result.eof_state = "comment"
+                    break
+                pos = match.end()
+                continue
             if not nesting.in_html and text.startswith("<![CDATA[", lt):
                 close = text.find("]]>", lt + 9)
                 if close < 0:
