@@ -88,6 +88,10 @@ def remove_tracker(text: str) -> str:
 class Placement:
     head: int
     body: int
+    #: One real </body>, a <head>, nothing left open at the end, every stretch jumped over: the
+    #: common shape of generated pages, where the scan alone is exact. Anything else also gets
+    #: lxml's opinion before it is written.
+    ordinary: bool = False
 
 
 def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
@@ -119,10 +123,16 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
         else:
             body_at = len(text)
 
-    head_at = _head_position(tags, scanned)
-    if head_at > body_at:
-        head_at = body_at
-    return Placement(head_at, body_at)
+    head_start = next((t for t in tags if t.name == "head" and not t.is_end_tag), None)
+    head_at = min(_head_position(tags, scanned), body_at)
+    ordinary = (
+        len(body_ends) == 1
+        and head_start is not None
+        and scanned.eof_state == "data"
+        and scanned.eof_context == "html"
+        and scanned.tag_by_tag == 0
+    )
+    return Placement(head_at, body_at, ordinary)
 
 
 def _head_position(tags: list[Tag], scanned: ScanResult) -> int:
@@ -191,7 +201,7 @@ def _iter_insert(text: str, inserts: list[tuple[int, str]]) -> Iterator[str]:
 
 def inject(text: str, snippet: Snippet) -> InjectionResult:
     """Insert the snippet into ``text``; on any doubt return ``text`` unchanged with a reason."""
-    if not text.strip():
+    if not text or text.isspace():
         return InjectionResult(text, EMPTY_FILE)
     base = remove_tracker(text)
     placement = plan(base)
@@ -199,9 +209,10 @@ def inject(text: str, snippet: Snippet) -> InjectionResult:
         return InjectionResult(text, placement)
     inserts = [(placement.head, snippet.head), (placement.body, snippet.body)]
     output = "".join(_iter_insert(base, inserts))
-    problem = _confirm_with_lxml(output, snippet)
-    if problem is not None:
-        return InjectionResult(text, problem)
+    if not placement.ordinary:
+        problem = _confirm_with_lxml(output, snippet)
+        if problem is not None:
+            return InjectionResult(text, problem)
     return InjectionResult(output)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 MARKER_ATTRIBUTE = "data-aae-tracking"
 
@@ -90,10 +91,14 @@ _SKIP_FOREIGN = re.compile(
 # Outside <svg>/<math>/<template>, the scan jumps from one of these straight to the next; the
 # stretch in between holds only text and ordinary tags, and _outside_tags() proves the jump lands
 # outside any tag (else that stretch is tokenized tag by tag with _SKIP_HTML).
-_RISKY = re.compile(
-    rf"<(?:!--|!doctype|(?:{_HTML_INTERESTING}){_NAME_END}|/(?:body|head|html|template|svg|math){_NAME_END})",
-    re.IGNORECASE,
+_RISKY_SOURCE = (
+    rf"<(?:!--|![dD][oO][cC][tT][yY][pP][eE]|(?:{_HTML_INTERESTING}){_NAME_END}"
+    rf"|/(?:body|head|html|template|svg|math){_NAME_END})"
 )
+_RISKY_ANY_CASE = re.compile(_RISKY_SOURCE, re.IGNORECASE)
+# Case-sensitive search is several times faster. It is exact up to the first tag name with a
+# capital letter (its last group), from where the scan goes on with the case-blind pattern.
+_RISKY_LOWER_CASE = re.compile(_RISKY_SOURCE[:-1] + r"|(/?[a-z]*[A-Z]))")
 _SPACE_CHARS = frozenset("\t\n\f\r ")
 
 
@@ -126,15 +131,6 @@ def _outside_tags(text: str, start: int, x: int) -> bool:
     return last_gt >= 0 and not _quote_could_open_value(text, start, last_gt)
 
 
-def _next_token(text: str, pos: int) -> int:
-    """Index of the next tag that matters after ``pos`` (data state, HTML, nothing open)."""
-    risky = _RISKY.search(text, pos)
-    at = risky.start() if risky else len(text)
-    if _outside_tags(text, pos, at):
-        return at
-    return _always(_SKIP_HTML.match(text, pos)).end()  # tokenize this stretch tag by tag
-
-
 _SCRIPT_STATES = {
     "data": re.compile(r"<!--|</script(?=[\t\n\f\r />])", re.IGNORECASE),
     "escaped": re.compile(r"-->|</script(?=[\t\n\f\r />])|<script(?=[\t\n\f\r />])", re.IGNORECASE),
@@ -146,8 +142,7 @@ _RAW_CLOSERS = {
 _COMMENT_END = re.compile(r"--!?>")
 
 
-@dataclass(frozen=True)
-class Tag:
+class Tag(NamedTuple):
     """A real tag as a browser's tokenizer sees it (not text inside a comment, script, ...)."""
 
     name: str  # lower case
@@ -178,6 +173,8 @@ class ScanResult:
     doctype_end: int | None = None
     #: 1 after a byte order mark, else 0.
     content_start: int = 0
+    #: How many stretches could not be jumped over and were tokenized tag by tag.
+    tag_by_tag: int = 0
 
 
 def _always(match: re.Match[str] | None) -> re.Match[str]:
@@ -211,7 +208,7 @@ class _Nesting:
 
     @property
     def context(self) -> str:
-        if not self.stack:
+        if not self.stack:  # the usual case, kept cheap: this runs for every tag
             return "html"
         if any(kind == "template" for kind, _ in self.stack):
             return "template"
@@ -269,10 +266,23 @@ def scan(text: str) -> ScanResult:
     tags = result.tags
     nesting = _Nesting()
     skip = _SKIP_HTML  # used while something is open (template, svg, math)
+    risky = _RISKY_LOWER_CASE
     length = len(text)
     pos = 0
     while True:
-        lt = _always(skip.match(text, pos)).end() if nesting.stack else _next_token(text, pos)
+        if nesting.stack:
+            lt = _always(skip.match(text, pos)).end()
+        else:
+            # Jump to the next tag that matters if the stretch before it is provably plain,
+            # else tokenize that stretch tag by tag.
+            found = risky.search(text, pos)
+            if found and risky is _RISKY_LOWER_CASE and found.group(1) is not None:
+                risky = _RISKY_ANY_CASE  # a capital in a tag name: case-blind from here on
+                found = risky.search(text, pos)
+            lt = found.start() if found else length
+            if not _outside_tags(text, pos, lt):
+                lt = _always(_SKIP_HTML.match(text, pos)).end()
+                result.tag_by_tag += 1
         if lt + 1 >= length:
             break
         nxt = text[lt + 1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib.resources import files
 
 import jinja2
@@ -48,10 +48,12 @@ def _render(template: str, **values: object) -> str:
     return _environment().get_template(template).render(marker=MARKER_ATTRIBUTE, **values)
 
 
+@cache
 def render_head_stub() -> str:
     return _render("head_stub.html.j2", stub_js=browser_script("stub"))
 
 
+@lru_cache(maxsize=256)  # one render per distinct config, not one per page
 def render_tracker_tag(config: TrackingConfig) -> str:
     return _render("tracker_tag.html.j2", config=config, tracker_js=browser_script("tracker"))
 
