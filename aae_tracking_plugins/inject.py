@@ -1,12 +1,15 @@
 """Decide where the tracker goes in a page and insert it into the page's original text.
 
-Placement follows what a browser's HTML parser would do with the page: a scan that tokenizes the way
-the HTML standard does (comments, raw-text elements such as ``<script>`` and ``<textarea>``, quoted
-attribute values, ``<template>``, inline ``<svg>``/``<math>``) finds the real ``<head>``, ``<meta
-charset>`` and ``</body>`` tags. The text is never re-serialised: the output is the input with two
-insertions, every other character untouched. lxml then parses the result and must agree that both
-scripts ended up where they execute; when it does not, the page is left exactly as it was and the
-reason is reported, rather than shipping a page we do not understand.
+Placement follows what a browser's HTML parser would do with the page: :mod:`.scanner` tokenizes
+the way the HTML standard does (comments, raw-text elements such as ``<script>`` and
+``<textarea>``, quoted attribute values, ``<template>``, inline ``<svg>``/``<math>``) and finds
+the real ``<head>``, ``<meta charset>`` and ``</body>`` tags. The text is never re-serialised: the
+output is the input with two insertions, every other character untouched.
+
+On the common shape of a generated page the scan alone is exact. Any other page is also parsed by
+lxml, which must find both inserted scripts whole; lxml's tokenizer follows the standard, its tree
+builder does not (see the tests), so lxml checks the insertion but does not choose its place. When
+anything is in doubt the page is left exactly as it was and the reason is reported.
 
 Our own tags carry ``data-aae-tracking``; they are removed before planning, so injecting twice gives
 the page injecting once gives, and re-injecting with other ids replaces the old tracker.
