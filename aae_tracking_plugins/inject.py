@@ -56,11 +56,9 @@ class Snippet:
     body: str
 
 
-@dataclass(frozen=True)
-class InjectionResult:
-    html: str
+class _Outcome:
     #: ``None`` when the tracker was placed; otherwise why the page was left byte-for-byte alone.
-    skipped_reason: str | None = None
+    skipped_reason: str | None
 
     @property
     def injected(self) -> bool:
@@ -70,6 +68,12 @@ class InjectionResult:
     def worth_a_warning(self) -> bool:
         """Left alone although it is a web page (not merely an empty or non-HTML file)."""
         return self.skipped_reason is not None and self.skipped_reason not in NOT_A_PAGE
+
+
+@dataclass(frozen=True)
+class InjectionResult(_Outcome):
+    html: str
+    skipped_reason: str | None = None
 
 
 def remove_tracker(text: str) -> str:
@@ -220,19 +224,10 @@ def inject(text: str, snippet: Snippet) -> InjectionResult:
 
 
 @dataclass(frozen=True)
-class BytesInjectionResult:
+class BytesInjectionResult(_Outcome):
     data: bytes
     encoding: str
     skipped_reason: str | None = None
-
-    @property
-    def injected(self) -> bool:
-        return self.skipped_reason is None
-
-    @property
-    def worth_a_warning(self) -> bool:
-        """Left alone although it is a web page (not merely an empty or non-HTML file)."""
-        return self.skipped_reason is not None and self.skipped_reason not in NOT_A_PAGE
 
 
 def inject_bytes(data: bytes, snippet: Snippet) -> BytesInjectionResult:

@@ -33,30 +33,18 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from aae_tracking_plugins.collector import EventCollector, _shutdown_promptly
+from aae_tracking_plugins.collector import EventCollector
+from tests.static_server import CHROMIUM_ARGS, StaticServer, start_static_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 BROWSER_FIXTURES = frozenset({"browser", "browser_page"})
 
 
@@ -80,69 +68,19 @@ def collector() -> Iterator[EventCollector]:
 # --------------------------------------------------------------------------- static sites
 
 
-class _StaticHandler(SimpleHTTPRequestHandler):
-    """Read-only, quiet static file handler with a site-provided 404 page."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        page = Path(self.directory) / "404.html"
-        if code != HTTPStatus.NOT_FOUND or not page.is_file():
-            super().send_error(code, message, explain)
-            return
-        body = page.read_bytes()
-        self.send_response(code, message)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # the default 5 drops SYNs when a browser opens many
-
-    def server_bind(self) -> None:
-        # Skip HTTPServer's reverse DNS lookup (socket.getfqdn), it can be slow.
-        import socketserver
-
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = "127.0.0.1", int(self.server_address[1])
-
-
 @pytest.fixture
 def serve_dir() -> Iterator[Callable[[str | os.PathLike[str]], str]]:
     """Factory: ``serve_dir(path)`` serves ``path`` and returns ``http://127.0.0.1:PORT``."""
-    servers: list[tuple[_QuietServer, threading.Thread]] = []
+    servers: list[StaticServer] = []
 
     def serve(path: str | os.PathLike[str]) -> str:
-        root = Path(path).resolve()
-        if not root.is_dir():
-            raise NotADirectoryError(f"serve_dir: not a directory: {root}")
-        handler = functools.partial(_StaticHandler, directory=str(root))
-        server = _QuietServer(("127.0.0.1", 0), handler)
-        thread = threading.Thread(
-            target=server.serve_forever,
-            name=f"serve_dir-{root.name}",
-            daemon=True,
-        )
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        server = start_static_server(path)
+        servers.append(server)
+        return server.url
 
     yield serve
-    for server, thread in servers:
-        _shutdown_promptly(server)
-        server.server_close()
-        thread.join(timeout=5)
+    for server in servers:
+        server.stop()
 
 
 # --------------------------------------------------------------------------- browser

@@ -23,21 +23,15 @@ Browser facts these tests rely on:
 
 from __future__ import annotations
 
-import functools
 import json
 import mimetypes
 import re
 import shutil
 import socket
-import socketserver
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -47,6 +41,7 @@ import pytest
 from aae_tracking_plugins.collector import EVENTS_PATH, EventCollector, validate_event
 from aae_tracking_plugins.inject import MARKER_ATTRIBUTE
 from tests.sites import MKDOCS_SITE, PELICAN_SITE, build_mkdocs, build_pelican, html_files
+from tests.static_server import CHROMIUM_ARGS, StaticServer, start_static_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request
@@ -69,16 +64,6 @@ THIRTY_DAYS = 30 * 24 * 3600
 
 HTTPS_ORIGIN = "https://landing.test"
 INSECURE_HOST = "insecure.test"
-# Same switches as conftest's session browser, for the extra Chromium that maps a host name.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 # --------------------------------------------------------------------------- site layouts
@@ -134,44 +119,6 @@ def _per_generator(table: dict[str, list[str]]) -> list[Any]:
 # --------------------------------------------------------------------------- serving
 
 
-class _SiteHandler(SimpleHTTPRequestHandler):
-    """Read-only, quiet, uncached; missing files get the site's 404.html (status 404)."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def end_headers(self) -> None:
-        self.send_header("Cache-Control", "no-store")
-        super().end_headers()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        page = Path(self.directory) / "404.html"
-        if code != HTTPStatus.NOT_FOUND or not page.is_file():
-            super().send_error(code, message, explain)
-            return
-        body = page.read_bytes()
-        self.send_response(code, message)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-
-class _SiteServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def server_bind(self) -> None:
-        socketserver.TCPServer.server_bind(self)  # no reverse DNS lookup
-        self.server_name, self.server_port = "127.0.0.1", int(self.server_address[1])
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Chromium drops connections of pages it navigates away from: not worth a traceback.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
 @dataclass
 class Site:
     generator: str
@@ -198,7 +145,7 @@ class _Sites:
     tmp: pytest.TempPathFactory
     default_api: str
     built: dict[tuple[str, str], Site] = field(default_factory=dict)
-    servers: list[tuple[_SiteServer, threading.Thread]] = field(default_factory=list)
+    servers: list[StaticServer] = field(default_factory=list)
 
     def get(self, generator: str, api_base_url: str | None = None) -> Site:
         api = api_base_url or self.default_api
@@ -210,20 +157,15 @@ class _Sites:
             else:
                 result = build_pelican(PELICAN_SITE, dest, api)
             assert result.returncode == 0, f"{generator} build failed:\n{result.stderr}"
-            handler = functools.partial(_SiteHandler, directory=str(dest))
-            server = _SiteServer(("127.0.0.1", 0), handler)
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
-            thread.start()
-            self.servers.append((server, thread))
+            server = start_static_server(dest)
+            self.servers.append(server)
             port = int(server.server_address[1])
             self.built[key] = Site(generator, dest, port, api + EVENTS_PATH)
         return self.built[key]
 
     def close(self) -> None:
-        for server, thread in self.servers:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        for server in self.servers:
+            server.stop()
 
 
 def _closed_port() -> int:
