@@ -14,6 +14,7 @@ runs once per tag that matters (head, meta, body, scripts, svg icons, ...), not 
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -88,17 +89,33 @@ _SKIP_FOREIGN = re.compile(
         |</(?=(?i:{_alternation(_FOREIGN_ONLY_END - {"math"})}){_NAME_END}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
+
+
 # Outside <svg>/<math>/<template>, the scan jumps from one of these straight to the next; the
 # stretch in between holds only text and ordinary tags, and _outside_tags() proves the jump lands
 # outside any tag (else that stretch is tokenized tag by tag with _SKIP_HTML).
+def _trie(names: list[str]) -> str:
+    """An alternation grouped by first letter: the regex engine rejects most tags at once."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name[0], []).append(name[1:])
+    parts = []
+    for first, rests in sorted(groups.items()):
+        tails = sorted((rest for rest in rests if rest), key=len, reverse=True)
+        parts.append(f"{first}(?:{'|'.join(tails)})" if tails else first)
+    return "|".join(parts)
+
+
+# Possessive quantifiers (Python 3.11+) stop the engine from backtracking through every tag name.
+_POSSESSIVE = "+" if sys.version_info >= (3, 11) else ""
 _RISKY_SOURCE = (
-    rf"<(?:!--|![dD][oO][cC][tT][yY][pP][eE]|(?:{_HTML_INTERESTING}){_NAME_END}"
-    rf"|/(?:body|head|html|template|svg|math){_NAME_END})"
+    rf"<(?:!--|![dD][oO][cC][tT][yY][pP][eE]|(?:{_trie(_HTML_INTERESTING.split('|'))}){_NAME_END}"
+    rf"|/(?:{_trie('body head html template svg math'.split())}){_NAME_END})"
 )
 _RISKY_ANY_CASE = re.compile(_RISKY_SOURCE, re.IGNORECASE)
 # Case-sensitive search is several times faster. It is exact up to the first tag name with a
 # capital letter (its last group), from where the scan goes on with the case-blind pattern.
-_RISKY_LOWER_CASE = re.compile(_RISKY_SOURCE[:-1] + r"|(/?[a-z]*[A-Z]))")
+_RISKY_LOWER_CASE = re.compile(_RISKY_SOURCE[:-1] + rf"|(/?[a-z]*{_POSSESSIVE}[A-Z]))")
 _SPACE_CHARS = frozenset("\t\n\f\r ")
 
 
