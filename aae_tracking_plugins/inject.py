@@ -24,7 +24,15 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from . import charset
-from .scanner import MARKER_ATTRIBUTE, ScanResult, Tag, find_tracker_tags, has_markup, scan
+from .scanner import (
+    MARKER_ATTRIBUTE,
+    ScanResult,
+    Tag,
+    body_started_before,
+    find_tracker_tags,
+    has_markup,
+    scan,
+)
 
 __all__ = [
     "MARKER_ATTRIBUTE",
@@ -43,9 +51,10 @@ __all__ = [
 
 EMPTY_FILE = "the file is empty"
 NO_MARKUP = "no HTML markup in the file"
+NO_BODY = "the page has no body content to run the tracker in (a head-only page, e.g. a redirect)"
 #: Reasons that mean "not a web page at all" (e.g. a search-engine verification file): such files
 #: are left alone quietly, without a warning.
-NOT_A_PAGE = frozenset({EMPTY_FILE, NO_MARKUP})
+NOT_A_PAGE = frozenset({EMPTY_FILE, NO_MARKUP, NO_BODY})
 
 
 @dataclass(frozen=True)
@@ -109,31 +118,40 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
         return NO_MARKUP
     if any(tag.name == "frameset" and not tag.is_end_tag for tag in tags):
         return "frameset documents cannot run scripts in their body"
+    if scanned.uncertain:
+        return "inline <svg> or <math> markup whose structure the scan cannot follow exactly"
 
-    body_at: int | None = None
+    # Candidates, best first: the last real </body>, the last real </html>, the end of the file.
+    # The tracker must land where the parser already is "in body": before that, a <script> goes
+    # into <head> (a head-only redirect page, or a stray </body> before any content).
     body_ends = [t for t in scanned.tags if t.is_end_tag and t.name == "body"]
     body_ends = [t for t in body_ends if t.context != "template"]
+    candidates: list[int] = []
     if body_ends:
-        last = body_ends[-1]
-        if last.context != "html":
+        if body_ends[-1].context != "html":
             return "the body ends inside an unclosed <svg> or <math> element"
-        body_at = last.start
+        candidates.append(body_ends[-1].start)
+    html_ends = [t for t in tags if t.is_end_tag and t.name == "html"]
+    if html_ends:
+        candidates.append(html_ends[-1].start)
+    eof_problem = None
+    if scanned.eof_state != "data":
+        eof_problem = f"the page ends inside an unclosed {scanned.eof_state}"
+    elif scanned.eof_context != "html":
+        eof_problem = "the page ends inside an unclosed <template>, <svg> or <math> element"
     else:
-        html_ends = [t for t in tags if t.is_end_tag and t.name == "html"]
-        if html_ends:
-            body_at = html_ends[-1].start
-        elif scanned.eof_state != "data":
-            state = scanned.eof_state
-            return f"the page ends inside an unclosed {state} (no </body> to insert before)"
-        elif scanned.eof_context != "html":
-            return "the page ends inside an unclosed <template>, <svg> or <math> element"
-        else:
-            body_at = len(text)
+        candidates.append(len(text))
+    body_at = next((at for at in candidates if body_started_before(text, scanned, at)), None)
+    if body_at is None:
+        if eof_problem and not candidates:
+            return eof_problem + " (no </body> to insert before)"
+        return NO_BODY
 
     head_start = next((t for t in tags if t.name == "head" and not t.is_end_tag), None)
     head_at = min(_head_position(tags, scanned), body_at)
     ordinary = (
         len(body_ends) == 1
+        and body_at == body_ends[0].start
         and head_start is not None
         and scanned.eof_state == "data"
         and scanned.eof_context == "html"

@@ -24,15 +24,22 @@ _SPACE = r"\t\n\f\r "
 _NAME_END = rf"(?=[{_SPACE}/>])"
 # Attribute names and unquoted values are matched maximally (the lookaheads), so a tag that never
 # closes fails in linear time instead of backtracking through every way to split its attributes.
+# An attribute value: quoted, unquoted (never starting with a quote: a quote that never closes
+# runs to the end of the file, as in browsers), or empty right before ">".
+_VALUE = rf"""(?:"[^"]*"|'[^']*'|[^{_SPACE}>"'][^{_SPACE}>]*(?![^{_SPACE}>])|(?=>))"""
+# Separators, names and unquoted values are matched maximally (the lookaheads), so a tag that
+# never closes fails in linear time instead of backtracking through every way to split it. After
+# a name, an "=" always starts a value (HTML's "after attribute name" state).
 _ATTRS = (
-    rf"""(?:[{_SPACE}/]+"""
+    rf"""(?:[{_SPACE}/]+(?![{_SPACE}/])"""
     rf"""|[^{_SPACE}/>][^{_SPACE}/>=]*(?![^{_SPACE}/>=])"""
-    rf"""(?:[{_SPACE}]*=[{_SPACE}]*(?:"[^"]*"|'[^']*'|[^{_SPACE}>]*(?![^{_SPACE}>])))?)*"""
+    rf"""(?:[{_SPACE}]*=[{_SPACE}]*{_VALUE}|(?![{_SPACE}]*=)))*"""
 )
 _TAG_REST = re.compile(rf"{_ATTRS}(>)?")
 _TAG_NAME = re.compile(rf"[^{_SPACE}/>]*")
 _ATTRIBUTE = re.compile(
-    rf"""([^{_SPACE}/>][^{_SPACE}/>=]*)(?:[{_SPACE}]*=[{_SPACE}]*("[^"]*"|'[^']*'|[^{_SPACE}>]*))?"""
+    rf"""([^{_SPACE}/>][^{_SPACE}/>=]*)"""
+    rf"""(?:[{_SPACE}]*=[{_SPACE}]*("[^"]*"|'[^']*'|[^{_SPACE}>"'][^{_SPACE}>]*)?)?"""
 )
 _COMMENT = r"<!--(?:>|->|(?s:.*?)--!?>)"
 _ANY_MARKUP = re.compile(r"<[A-Za-z!?/]")
@@ -40,7 +47,8 @@ _ANY_MARKUP = re.compile(r"<[A-Za-z!?/]")
 RAWTEXT = frozenset({"style", "xmp", "iframe", "noembed", "noframes", "noscript"})
 RCDATA = frozenset({"title", "textarea"})
 _SVG_HTML_POINTS = frozenset({"foreignobject", "desc", "title"})
-_MATH_HTML_POINTS = frozenset({"mi", "mo", "mn", "ms", "mtext", "annotation-xml"})
+_MATH_TEXT_POINTS = frozenset({"mi", "mo", "mn", "ms", "mtext"})
+_MATH_HTML_POINTS = _MATH_TEXT_POINTS | {"annotation-xml"}
 # Start tags that make a browser leave <svg>/<math> content (HTML standard, "rules for parsing
 # tokens in foreign content"); <font> only with color, face or size.
 _FOREIGN_BREAKOUT = frozenset(
@@ -50,10 +58,13 @@ _FOREIGN_BREAKOUT = frozenset(
 )
 # End tags of elements that only exist inside <svg>/<math>: they never leave foreign content.
 _FOREIGN_ONLY_END = frozenset(
-    "a animate animatemotion animatetransform circle clippath defs ellipse feblend fecolormatrix "
+    "animate animatemotion animatetransform circle clippath defs ellipse feblend fecolormatrix "
     "fecomposite fegaussianblur feimage femerge femergenode feoffset filter g image line "
     "lineargradient marker mask metadata mpath path pattern polygon polyline radialgradient rect "
-    "set stop switch symbol text textpath tspan use view "
+    "set stop switch symbol text textpath tspan use view style script title desc foreignobject "
+    "fedropshadow feflood fespotlight fepointlight fedistantlight fediffuselighting "
+    "fespecularlighting fedisplacementmap feturbulence fetile femorphology feconvolvematrix "
+    "fecomponenttransfer fefunca fefuncb fefuncg fefuncr "
     "math mrow msup msub msubsup mfrac msqrt mroot mfenced mtable mtr mtd mspace mstyle "
     "mpadded mphantom menclose munder mover munderover mmultiscripts semantics annotation".split()
 )
@@ -79,7 +90,7 @@ _SKIP_HTML = re.compile(
 # Inside <template> or an HTML integration point: every end tag may close the frame.
 _SKIP_NESTED = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
-        |<(?!(?i:{_HTML_INTERESTING}){_NAME_END}){_OPEN_ANY})*""",
+        |<(?!(?i:{_HTML_INTERESTING}|mglyph|malignmark){_NAME_END}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
 _FOREIGN_STOP = _FOREIGN_BREAKOUT | _SVG_HTML_POINTS | _MATH_HTML_POINTS | {"svg", "math", "font"}
@@ -192,6 +203,8 @@ class ScanResult:
     content_start: int = 0
     #: How many stretches could not be jumped over and were tokenized tag by tag.
     tag_by_tag: int = 0
+    #: Inline svg/math markup whose effect depends on elements the scan does not track.
+    uncertain: bool = False
 
 
 def _always(match: re.Match[str] | None) -> re.Match[str]:
@@ -218,10 +231,15 @@ def parse_attributes(raw_tag: str) -> dict[str, str]:
 
 
 class _Nesting:
-    """Just enough of the tree builder to know the namespace the tokenizer is in."""
+    """Just enough of the tree builder to know the namespace the tokenizer is in.
+
+    Where the real answer depends on elements it does not track (which HTML elements are open
+    around an ``<svg>``, say), it sets ``uncertain`` instead of guessing; such pages are left alone.
+    """
 
     def __init__(self) -> None:
         self.stack: list[tuple[str, str]] = []  # (kind, tag name); kind: foreign|html|template
+        self.uncertain = False
 
     @property
     def context(self) -> str:
@@ -235,6 +253,10 @@ class _Nesting:
     def in_html(self) -> bool:
         return not self.stack or self.stack[-1][0] != "foreign"
 
+    @property
+    def at_integration_point(self) -> bool:
+        return bool(self.stack) and self.stack[-1][0] == "html"
+
     def skipper(self) -> re.Pattern[str]:
         if not self.stack:
             return _SKIP_HTML
@@ -242,6 +264,10 @@ class _Nesting:
 
     def start(self, name: str, self_closing: bool, raw: str) -> None:
         if self.in_html:
+            in_text_point = self.at_integration_point and self.stack[-1][1] in _MATH_TEXT_POINTS
+            if in_text_point and name in ("mglyph", "malignmark"):  # these stay MathML
+                self.uncertain = True
+                return
             if name in ("svg", "math") and not self_closing:
                 self.stack.append(("foreign", name))
             elif name == "template":
@@ -254,27 +280,44 @@ class _Nesting:
             return
         if self_closing:
             return
-        root = next(tag for kind, tag in reversed(self.stack) if kind == "foreign")
-        points = _SVG_HTML_POINTS if root == "svg" else _MATH_HTML_POINTS
-        if name in points:
-            self.stack.append(("html", name))
-        elif name in ("svg", "math"):
+        root = next(tag for kind, tag in reversed(self.stack) if tag in ("svg", "math"))
+        if name == "a":  # tracked: its end tag could otherwise close an HTML <a> around the svg
             self.stack.append(("foreign", name))
+        elif name in ("svg", "math"):
+            if name != root:  # <math> inside <svg> is an SVG element, and the other way round
+                self.uncertain = True
+            self.stack.append(("foreign", name))
+        elif (root == "svg" and name in _SVG_HTML_POINTS) or (
+            root == "math" and name in _MATH_TEXT_POINTS
+        ):
+            self.stack.append(("html", name))
+        elif root == "math" and name == "annotation-xml":
+            encoding = parse_attributes(raw).get("encoding", "").lower()
+            if encoding in ("text/html", "application/xhtml+xml"):
+                self.stack.append(("html", name))
 
     def _leave_foreign(self) -> None:
         while self.stack and self.stack[-1][0] == "foreign":
             self.stack.pop()
 
     def end(self, name: str) -> None:
-        for depth in range(len(self.stack) - 1, -1, -1):
-            if self.stack[depth][1] == name:
-                del self.stack[depth:]
-                return
-            if self.stack[depth][0] == "template" and name != "template":
-                return  # end tags do not reach outside a template
-        if not self.in_html and (name in ("p", "br") or name not in _FOREIGN_ONLY_END):
-            # An HTML end tag inside <svg> closes the HTML element around it, and the svg too.
+        if self.in_html:
+            for depth in range(len(self.stack) - 1, -1, -1):
+                if self.stack[depth][1] == name:
+                    del self.stack[depth:]
+                    return
+                if self.stack[depth][0] == "template" and name != "template":
+                    return  # end tags do not reach outside a template
+            return
+        if name in ("p", "br"):  # these leave foreign content (HTML standard)
             self._leave_foreign()
+        elif name in ("body", "html", "head"):
+            pass  # handled by the HTML rules, which pop nothing for these
+        elif self.stack[-1][1] == name:
+            self.stack.pop()
+        elif name not in _FOREIGN_ONLY_END:
+            # Closes an HTML element around the svg, or nothing: depends on what we do not track.
+            self.uncertain = True
 
 
 def scan(text: str) -> ScanResult:
@@ -314,6 +357,8 @@ def scan(text: str) -> ScanResult:
                     break
                 pos = match.end()
                 continue
+            if nesting.at_integration_point and text.startswith("<![CDATA[", lt):
+                nesting.uncertain = True  # CDATA if the current node is <foreignObject> itself
             if not nesting.in_html and text.startswith("<![CDATA[", lt):
                 close = text.find("]]>", lt + 9)
                 if close < 0:
@@ -386,6 +431,7 @@ def scan(text: str) -> ScanResult:
         )
         pos = close_end
     result.eof_context = nesting.context
+    result.uncertain = nesting.uncertain
     return result
 
 
@@ -421,6 +467,49 @@ def _skip_script(text: str, start: int) -> tuple[int, int | None]:
             state, pos = "escaped", match.end()
         else:
             return match.start(), close_tag_end(text, match.start(), "script")
+
+
+# Start tags a browser still puts into <head> (or ignores) before the body starts.
+_HEAD_TAGS = frozenset(
+    "html head base basefont bgsound link meta noframes script style template title noscript"
+    "".split()
+)
+_LEADING_TOKEN = re.compile(
+    rf"""[\t\n\f\r ]+|{_COMMENT}|<![^>]*>|<\?[^>]*>|</(?:>|[^A-Za-z>][^>]*>)"""
+    rf"""|<(/?)([A-Za-z][^\t\n\f\r />]*){_ATTRS}>"""
+)
+
+
+def body_started_before(text: str, scanned: ScanResult, at: int) -> bool:
+    """Whether the parser has started the body before ``at`` (so a script there runs in it)."""
+    for tag in scanned.tags:
+        if tag.start >= at:
+            break
+        if tag.name == "body" and not tag.is_end_tag and tag.context == "html":
+            return True  # the usual case: a real <body> before the insertion point
+    # No <body> tag: walk the leading tokens; text or any non-head tag starts the body.
+    skip_to = {tag.start: end for tag, _start, end in scanned.raw_elements}
+    template_ends = [t.end for t in scanned.tags if t.name == "template" and t.is_end_tag]
+    pos = scanned.content_start
+    while pos < at:
+        token = _LEADING_TOKEN.match(text, pos)
+        if token is None:
+            return True  # text (or a lone "<") starts the body
+        pos = token.end()
+        name = (token.group(2) or "").lower()
+        if not name:
+            continue  # whitespace, comment, DOCTYPE, bogus comment
+        if token.group(1):  # end tag: ignored before the body, except </br>
+            if name == "br":
+                return True
+            continue
+        if name not in _HEAD_TAGS:
+            return True
+        if token.start() in skip_to:  # script, style, title, ...: step over their content
+            pos = close_tag_end(text, skip_to[token.start()], name) or len(text)
+        elif name == "template":
+            pos = next((end for end in template_ends if end > pos), len(text))
+    return False
 
 
 def find_tracker_tags(text: str, scanned: ScanResult | None = None) -> list[tuple[Tag, int]]:
