@@ -480,6 +480,20 @@ _LEADING_TOKEN = re.compile(
 )
 
 
+def _template_spans(scanned: ScanResult) -> dict[int, int]:
+    """Start of each real <template> start tag -> end of its matching </template> (nesting)."""
+    spans: dict[int, int] = {}
+    open_starts: list[int] = []
+    for tag in scanned.tags:
+        if tag.name != "template" or tag.context == "foreign":
+            continue
+        if not tag.is_end_tag:
+            open_starts.append(tag.start)
+        elif open_starts:
+            spans[open_starts.pop()] = tag.end
+    return spans
+
+
 def body_started_before(text: str, scanned: ScanResult, at: int) -> bool:
     """Whether the parser has started the body before ``at`` (so a script there runs in it)."""
     for tag in scanned.tags:
@@ -489,7 +503,7 @@ def body_started_before(text: str, scanned: ScanResult, at: int) -> bool:
             return True  # the usual case: a real <body> before the insertion point
     # No <body> tag: walk the leading tokens; text or any non-head tag starts the body.
     skip_to = {tag.start: end for tag, _start, end in scanned.raw_elements}
-    template_ends = [t.end for t in scanned.tags if t.name == "template" and t.is_end_tag]
+    template_ends = _template_spans(scanned)
     pos = scanned.content_start
     while pos < at:
         token = _LEADING_TOKEN.match(text, pos)
@@ -507,8 +521,8 @@ def body_started_before(text: str, scanned: ScanResult, at: int) -> bool:
             return True
         if token.start() in skip_to:  # script, style, title, ...: step over their content
             pos = close_tag_end(text, skip_to[token.start()], name) or len(text)
-        elif name == "template":
-            pos = next((end for end in template_ends if end > pos), len(text))
+        elif name == "template":  # its content is not the page's body
+            pos = template_ends.get(token.start(), len(text))
     return False
 
 
