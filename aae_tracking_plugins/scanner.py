@@ -301,6 +301,12 @@ class _Nesting:
             self.stack.pop()
 
     def end(self, name: str) -> None:
+        if self.at_integration_point and name != self.stack[-1][1]:
+            if name not in ("p", "br", "body", "html", "head"):
+                # May close svg/math elements around it that are not tracked (or an HTML
+                # element inside it): not followed exactly.
+                self.uncertain = True
+            return
         if self.in_html:
             for depth in range(len(self.stack) - 1, -1, -1):
                 if self.stack[depth][1] == name:
