@@ -93,7 +93,9 @@ _SKIP_NESTED = re.compile(
         |<(?!(?i:{_HTML_INTERESTING}|mglyph|malignmark){_NAME_END}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
-_FOREIGN_STOP = _FOREIGN_BREAKOUT | _SVG_HTML_POINTS | _MATH_HTML_POINTS | {"svg", "math", "font"}
+_FOREIGN_STOP = (
+    _FOREIGN_BREAKOUT | _SVG_HTML_POINTS | _MATH_HTML_POINTS | {"svg", "math", "font", "a"}
+)
 _SKIP_FOREIGN = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
         |<(?!(?i:{_alternation(_FOREIGN_STOP)}){_NAME_END}){_OPEN_ANY}
@@ -321,8 +323,10 @@ class _Nesting:
             pass  # handled by the HTML rules, which pop nothing for these
         elif self.stack[-1][1] == name:
             self.stack.pop()
-        elif name not in _FOREIGN_ONLY_END:
+        elif name not in _FOREIGN_ONLY_END and ":" not in name:
             # Closes an HTML element around the svg, or nothing: depends on what we do not track.
+            # (A prefixed name such as </rdf:RDF> or </sodipodi:namedview> from an editor's
+            # export can only close an element inside the svg.)
             self.uncertain = True
 
 
