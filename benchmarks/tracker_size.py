@@ -1,6 +1,6 @@
 """Print the size of what every tracked page carries: the built scripts and the inserted tags.
 
-    .venv/bin/python benchmarks/tracker_size.py
+.venv/bin/python benchmarks/tracker_size.py
 """
 
 from __future__ import annotations
