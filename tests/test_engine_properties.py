@@ -300,6 +300,8 @@ plain_markup = st.sampled_from(
         "<form action=/buy method=post><input name=q><button>Buy</button></form>",
         "<h1>Title</h1>",
         "<object data=x.swf></object>",
+        "<a href='/x'>",
+        "</a>",
     ]
 )
 
@@ -338,6 +340,12 @@ SVG_LEAVES = [
     "<path d='M0 0L8 8/>",
     "<math><mi>",
     '<math><annotation-xml encoding="text/html">',
+    "<a href='/buy'><text>Buy</text></a>",
+    "<metadata><rdf:RDF><cc:Work><dc:format>image/svg+xml</dc:format></cc:Work></rdf:RDF>",
+    "<sodipodi:namedview pagecolor='#fff'></sodipodi:namedview>",
+    "<rdf:RDF>",
+    "</rdf:RDF>",
+    "<foreignObject><div><p>x</p></div></foreignObject>",
     '<feDropShadow dx="1"></feDropShadow>',
 ]
 MATH_LEAVES = [
