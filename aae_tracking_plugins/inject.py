@@ -85,11 +85,11 @@ class InjectionResult(_Outcome):
     skipped_reason: str | None = None
 
 
-def remove_tracker(text: str) -> str:
+def remove_tracker(text: str, scanned: ScanResult | None = None) -> str:
     """The page without any of our script tags (what it was before injection)."""
-    if MARKER_ATTRIBUTE not in text:  # the usual case: skip the scan
+    if scanned is None and MARKER_ATTRIBUTE not in text:  # skip the scan
         return text
-    spans = [(tag.start, end) for tag, end in find_tracker_tags(text)]
+    spans = [(tag.start, end) for tag, end in find_tracker_tags(text, scanned)]
     if not spans:
         return text
     pieces, pos = [], 0
@@ -228,8 +228,10 @@ def inject(text: str, snippet: Snippet) -> InjectionResult:
     """Insert the snippet into ``text``; on any doubt return ``text`` unchanged with a reason."""
     if not text or text.isspace():
         return InjectionResult(text, EMPTY_FILE)
-    base = remove_tracker(text)
-    placement = plan(base)
+    # One scan serves both steps unless the page already carries our tags (a rebuild's output).
+    scanned = scan(text)
+    base = remove_tracker(text, scanned)
+    placement = plan(base, scanned if base is text else None)
     if isinstance(placement, str):
         return InjectionResult(text, placement)
     inserts = [(placement.head, snippet.head), (placement.body, snippet.body)]

@@ -8,13 +8,17 @@ rest is tokenized or where a script would end up: ``<template>`` contents and ``
 (foreign content, its HTML integration points and the tags that break out of it).
 
 Speed: text and the tags that do not matter are skipped inside the regex engine, so the Python loop
-runs once per tag that matters (head, meta, body, scripts, svg icons, ...), not once per tag.
+runs once per tag that matters (head, meta, body, scripts, svg icons, ...), not once per tag. That
+search visits every "<" of the page, so it is built from case-sensitive literals (the fastest thing
+for the regex engine to reject), with a case-blind check only where a capital letter appears in a
+name that matters; comments are matched whole. ``scan(text, jump=False)`` tokenizes every tag, and
+the tests hold the two against each other.
 """
 
 from __future__ import annotations
 
 import re
-import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -37,6 +41,8 @@ _ATTRS = (
 )
 _TAG_REST = re.compile(rf"{_ATTRS}(>)?")
 _TAG_NAME = re.compile(rf"[^{_SPACE}/>]*")
+# A tag after its "<" or "</": name, attributes, and the ">" unless the text ends first.
+_TAG = re.compile(rf"([^{_SPACE}/>]*){_ATTRS}(>)?")
 _ATTRIBUTE = re.compile(
     rf"""([^{_SPACE}/>][^{_SPACE}/>=]*)"""
     rf"""(?:[{_SPACE}]*=[{_SPACE}]*("[^"]*"|'[^']*'|[^{_SPACE}>"'][^{_SPACE}>]*)?)?"""
@@ -84,7 +90,7 @@ def _alternation(names: frozenset[str]) -> str:
 _SKIP_HTML = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
         |<(?!(?i:{_HTML_INTERESTING}){_NAME_END}){_OPEN_ANY}
-        |</(?!(?i:body|head|html|template|svg|math){_NAME_END}){_OPEN_ANY})*""",
+        |</(?!(?i:body|head|html){_NAME_END}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
 # Inside <template> or an HTML integration point: every end tag may close the frame.
@@ -93,6 +99,8 @@ _SKIP_NESTED = re.compile(
         |<(?!(?i:{_HTML_INTERESTING}|mglyph|malignmark){_NAME_END}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
+# Start tags that open something the scan follows: foreign content or template contents.
+_OPENS_A_FRAME = frozenset({"svg", "math", "template"})
 _FOREIGN_STOP = (
     _FOREIGN_BREAKOUT | _SVG_HTML_POINTS | _MATH_HTML_POINTS | {"svg", "math", "font", "a"}
 )
@@ -106,36 +114,113 @@ _SKIP_FOREIGN = re.compile(
 
 # Outside <svg>/<math>/<template>, the scan jumps from one of these straight to the next; the
 # stretch in between holds only text and ordinary tags, and _outside_tags() proves the jump lands
-# outside any tag (else that stretch is tokenized tag by tag with _SKIP_HTML).
-def _trie(names: list[str]) -> str:
-    """An alternation grouped by first letter: the regex engine rejects most tags at once."""
+# outside any tag (else that stretch is tokenized tag by tag with _SKIP_HTML). At the top level
+# only </body>, </head> and </html> matter among end tags: the others close nothing tracked.
+_TOP_START_NAMES = _HTML_INTERESTING.split("|")
+_TOP_END_NAMES = ["body", "head", "html"]
+
+
+def _lower_case_trie(names: list[str]) -> str:
+    """An alternation of lower-case names as a trie of literals, each name followed by a tag-name
+    end, with ``[A-Z]`` beside every branch point.
+
+    Literal branches are what the regex engine rejects fastest (one comparison each, no
+    backtracking), which matters because the search visits every "<" of the page. A capital
+    where a risky name could continue only flags a candidate: :func:`_next_risky` then checks it
+    case-blind, so ``<SCRIPT>`` and ``<sCrIpT>`` are found without a case-blind search of the page.
+    """
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(name[0], []).append(name[1:])
     parts = []
     for first, rests in sorted(groups.items()):
-        tails = sorted((rest for rest in rests if rest), key=len, reverse=True)
-        parts.append(f"{first}(?:{'|'.join(tails)})" if tails else first)
+        longer = [rest for rest in rests if rest]
+        branches = [_NAME_END] if "" in rests else []
+        if longer:
+            branches.append(_lower_case_trie(longer))
+        parts.append(f"{first}(?:{'|'.join(branches)})")
+    parts.append("[A-Z]")
     return "|".join(parts)
 
 
-# Possessive quantifiers (Python 3.11+) stop the engine from backtracking through every tag name.
-_POSSESSIVE = "+" if sys.version_info >= (3, 11) else ""
-_RISKY_SOURCE = (
-    rf"<(?:!--|![dD][oO][cC][tT][yY][pP][eE]|(?:{_trie(_HTML_INTERESTING.split('|'))}){_NAME_END}"
-    rf"|/(?:{_trie('body head html template svg math'.split())}){_NAME_END})"
+# A comment is matched whole when it closes: a page full of comments then costs one regex step
+# per comment (the scan still proves each one starts outside any tag).
+_RISKY = re.compile(
+    r"<(?:!(?:--(?P<comment_end>>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)?"
+    rf"|[dD][oO][cC][tT][yY][pP][eE])|/(?:{_lower_case_trie(_TOP_END_NAMES)})"
+    rf"|{_lower_case_trie(_TOP_START_NAMES)})"
 )
-_RISKY_ANY_CASE = re.compile(_RISKY_SOURCE, re.IGNORECASE)
-# Case-sensitive search is several times faster. It is exact up to the first tag name with a
-# capital letter (its last group), from where the scan goes on with the case-blind pattern.
-_RISKY_LOWER_CASE = re.compile(_RISKY_SOURCE[:-1] + rf"|(/?[a-z]*{_POSSESSIVE}[A-Z]))")
+_RISKY_ANY_CASE = re.compile(
+    rf"<(?:/(?:{'|'.join(_TOP_END_NAMES)})|(?:{'|'.join(_TOP_START_NAMES)})){_NAME_END}",
+    re.IGNORECASE,
+)
+# Going on with a search that stopped this far behind costs more than starting a new one.
+_RESTART_DISTANCE = 1024
+
+
+class _RiskySearch:
+    """The tags that matter, in order, from one regex search that goes on where it stopped."""
+
+    __slots__ = ("_matches", "_searched_to", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._matches: Iterator[re.Match[str]] | None = None
+        self._searched_to = 0
+
+    def next_from(self, pos: int) -> re.Match[str] | None:
+        """The first risky match at or after ``pos`` (None if there is none)."""
+        text = self._text
+        if self._matches is None or pos - self._searched_to > _RESTART_DISTANCE:
+            self._matches = _RISKY.finditer(text, pos)
+        for found in self._matches:
+            lt, end = found.span()
+            if lt < pos:
+                if end > pos:  # began inside something the scan stepped over, and runs past it
+                    self._matches = None
+                    return self.next_from(pos)
+                continue  # inside something the scan has stepped over
+            capital = "A" <= text[end - 1] <= "Z" and text[lt + 1] != "!"
+            if capital and not _RISKY_ANY_CASE.match(text, lt):
+                continue  # a capital where a risky name could go on: decided case-blind, here
+            self._searched_to = end
+            return found
+        self._searched_to = len(text)
+        return None
+
+    def restart(self) -> None:
+        self._matches = None
+
+
 _SPACE_CHARS = frozenset("\t\n\f\r ")
 
 
-def _quote_could_open_value(text: str, start: int, x: int) -> bool:
+class _NearestQuote:
+    """The nearest quote of each kind before a position, for positions that only grow (as the
+    scan's do), so that each stretch of the page is searched once however far the quotes are."""
+
+    __slots__ = ("_last", "_searched_to", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._searched_to = {'"': 0, "'": 0}
+        self._last = {'"': -1, "'": -1}
+
+    def before(self, quote: str, x: int) -> int:
+        searched_to = self._searched_to[quote]
+        if x < searched_to:
+            return self._text.rfind(quote, 0, x)
+        at = self._text.rfind(quote, searched_to, x)
+        if at >= 0:
+            self._last[quote] = at
+        self._searched_to[quote] = x
+        return self._last[quote]
+
+
+def _quote_could_open_value(text: str, start: int, x: int, quotes: _NearestQuote) -> bool:
     """Could the nearest quote before ``x`` open an attribute value (is it ``=``, spaces, quote)?"""
     for quote in ('"', "'"):
-        at = text.rfind(quote, start, x)
+        at = quotes.before(quote, x)
         if at > start:
             before = at - 1
             while before >= start and text[before] in _SPACE_CHARS:
@@ -145,7 +230,7 @@ def _quote_could_open_value(text: str, start: int, x: int) -> bool:
     return False
 
 
-def _outside_tags(text: str, start: int, x: int) -> bool:
+def _outside_tags(text: str, start: int, x: int, quotes: _NearestQuote) -> bool:
     """Whether ``x`` is provably outside any tag, when ``start`` is in the data state and the
     stretch between holds no comment or raw-text element.
 
@@ -158,7 +243,7 @@ def _outside_tags(text: str, start: int, x: int) -> bool:
     if last_lt < 0:
         return True
     last_gt = text.rfind(">", last_lt, x)
-    return last_gt >= 0 and not _quote_could_open_value(text, start, last_gt)
+    return last_gt >= 0 and not _quote_could_open_value(text, start, last_gt, quotes)
 
 
 _SCRIPT_STATES = {
@@ -330,29 +415,36 @@ class _Nesting:
             self.uncertain = True
 
 
-def scan(text: str) -> ScanResult:
-    """Tokenize ``text`` as a browser would and return the tags that matter for placement."""
+def scan(text: str, *, jump: bool = True) -> ScanResult:
+    """Tokenize ``text`` as a browser would and return the tags that matter for placement.
+
+    ``jump=False`` tokenizes every tag instead of jumping between the ones that matter: slower,
+    and the same result (the tests hold the two against each other).
+    """
     result = ScanResult(content_start=1 if text.startswith("\ufeff") else 0)
     tags = result.tags
     nesting = _Nesting()
+    stack = nesting.stack
+    quotes = _NearestQuote(text)
+    risky = _RiskySearch(text)
     skip = _SKIP_HTML  # used while something is open (template, svg, math)
-    risky = _RISKY_LOWER_CASE
     length = len(text)
     pos = 0
     while True:
-        if nesting.stack:
+        if stack:
             lt = _always(skip.match(text, pos)).end()
         else:
             # Jump to the next tag that matters if the stretch before it is provably plain,
             # else tokenize that stretch tag by tag.
-            found = risky.search(text, pos)
-            if found and risky is _RISKY_LOWER_CASE and found.group(1) is not None:
-                risky = _RISKY_ANY_CASE  # a capital in a tag name: case-blind from here on
-                found = risky.search(text, pos)
-            lt = found.start() if found else length
-            if not _outside_tags(text, pos, lt):
+            found = risky.next_from(pos) if jump else None
+            lt = found.start() if found is not None else length
+            if not jump or not _outside_tags(text, pos, lt, quotes):
                 lt = _always(_SKIP_HTML.match(text, pos)).end()
                 result.tag_by_tag += 1
+                risky.restart()
+            elif found is not None and found.group("comment_end") is not None:
+                pos = found.end()  # a whole comment
+                continue
         if lt + 1 >= length:
             break
         nxt = text[lt + 1]
@@ -402,26 +494,32 @@ def scan(text: str) -> ScanResult:
                 break
             pos = close + 1
             continue
-        name_end = _always(_TAG_NAME.match(text, name_start)).end()
-        rest = _always(_TAG_REST.match(text, name_end))
-        if rest.group(1) is None:
+        parsed = _always(_TAG.match(text, name_start))
+        if parsed.group(2) is None:
             result.eof_state = "tag"
             break
-        end = rest.end()
-        name = text[name_start:name_end].lower()
+        end = parsed.end()
+        name = parsed.group(1).lower()
         raw = text[lt:end]
         self_closing = not is_end and raw.endswith("/>")
-        tag = Tag(name, lt, end, is_end, raw, nesting.context, self_closing)
+        context = nesting.context if stack else "html"
+        tag = Tag(name, lt, end, is_end, raw, context, self_closing)
         tags.append(tag)
         pos = end
         if is_end:
-            nesting.end(name)
-            skip = nesting.skipper()
+            if stack:
+                nesting.end(name)
+                skip = nesting.skipper()
             continue
-        html_ns = nesting.in_html
-        nesting.start(name, self_closing, raw)
-        skip = nesting.skipper()
-        if not html_ns:
+        if stack:
+            html_ns = nesting.in_html
+            nesting.start(name, self_closing, raw)
+            skip = nesting.skipper()
+            if not html_ns:
+                continue
+        elif name in _OPENS_A_FRAME:
+            nesting.start(name, self_closing, raw)
+            skip = nesting.skipper()
             continue
         if name == "script":
             content_end, close_end = _skip_script(text, end)
@@ -436,9 +534,7 @@ def scan(text: str) -> ScanResult:
             result.eof_state = name
             break
         result.raw_elements.append((tag, end, content_end))
-        tags.append(
-            Tag(name, content_end, close_end, True, text[content_end:close_end], tag.context)
-        )
+        tags.append(Tag(name, content_end, close_end, True, text[content_end:close_end], context))
         pos = close_end
     result.eof_context = nesting.context
     result.uncertain = nesting.uncertain
