@@ -18,7 +18,7 @@ the tests hold the two against each other.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -86,17 +86,44 @@ def _alternation(names: frozenset[str]) -> str:
     return "|".join(sorted((re.escape(name) for name in names), key=len, reverse=True))
 
 
-# What each context may skip without looking: text, comments, and tags that change nothing.
+def _lower_case_trie(names: Iterable[str], *, capitals: bool = True) -> str:
+    """An alternation of lower-case names as a trie of literals, each name followed by a tag-name
+    end; with ``capitals``, also ``[A-Z]`` beside every branch point.
+
+    Literal branches are what the regex engine rejects fastest (one comparison each, no
+    backtracking), which matters because these run at every "<" of the page. A capital where a
+    name could continue matches too: the caller then decides that tag case-blind (or simply stops
+    there), so ``<SCRIPT>`` and ``<sCrIpT>`` are caught without case-blind matching everywhere.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name[0], []).append(name[1:])
+    parts = []
+    for first, rests in sorted(groups.items()):
+        longer = [rest for rest in rests if rest]
+        branches = [_NAME_END] if "" in rests else []
+        if longer:
+            branches.append(_lower_case_trie(longer, capitals=capitals))
+        parts.append(f"{re.escape(first)}(?:{'|'.join(branches)})")
+    if capitals:
+        parts.append("[A-Z]")
+    return "|".join(parts)
+
+
+# What each context may skip without looking: text, comments, and tags that change nothing. They
+# stop at any tag with a capital in its name, which the Python side then follows exactly: cheaper
+# than matching every tag name case-blind.
 _SKIP_HTML = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
-        |<(?!(?i:{_HTML_INTERESTING}){_NAME_END}){_OPEN_ANY}
-        |</(?!(?i:body|head|html){_NAME_END}){_OPEN_ANY})*""",
+        |<(?!{_lower_case_trie(_HTML_INTERESTING.split("|"))}){_OPEN_ANY}
+        |</(?!{_lower_case_trie(["body", "head", "html"])}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
 # Inside <template> or an HTML integration point: every end tag may close the frame.
 _SKIP_NESTED = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
-        |<(?!(?i:{_HTML_INTERESTING}|mglyph|malignmark){_NAME_END}){_OPEN_ANY})*""",
+        |<(?!{_lower_case_trie([*_HTML_INTERESTING.split("|"), "mglyph", "malignmark"])})
+        {_OPEN_ANY})*""",
     re.VERBOSE,
 )
 # Start tags that open something the scan follows: foreign content or template contents.
@@ -106,8 +133,8 @@ _FOREIGN_STOP = (
 )
 _SKIP_FOREIGN = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
-        |<(?!(?i:{_alternation(_FOREIGN_STOP)}){_NAME_END}){_OPEN_ANY}
-        |</(?=(?i:{_alternation(_FOREIGN_ONLY_END - {"math"})}){_NAME_END}){_OPEN_ANY})*""",
+        |<(?!{_lower_case_trie(_FOREIGN_STOP)}){_OPEN_ANY}
+        |</(?={_lower_case_trie(_FOREIGN_ONLY_END - {"math"}, capitals=False)}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
 
@@ -118,29 +145,8 @@ _SKIP_FOREIGN = re.compile(
 # only </body>, </head> and </html> matter among end tags: the others close nothing tracked.
 _TOP_START_NAMES = _HTML_INTERESTING.split("|")
 _TOP_END_NAMES = ["body", "head", "html"]
-
-
-def _lower_case_trie(names: list[str]) -> str:
-    """An alternation of lower-case names as a trie of literals, each name followed by a tag-name
-    end, with ``[A-Z]`` beside every branch point.
-
-    Literal branches are what the regex engine rejects fastest (one comparison each, no
-    backtracking), which matters because the search visits every "<" of the page. A capital
-    where a risky name could continue only flags a candidate: :func:`_next_risky` then checks it
-    case-blind, so ``<SCRIPT>`` and ``<sCrIpT>`` are found without a case-blind search of the page.
-    """
-    groups: dict[str, list[str]] = {}
-    for name in names:
-        groups.setdefault(name[0], []).append(name[1:])
-    parts = []
-    for first, rests in sorted(groups.items()):
-        longer = [rest for rest in rests if rest]
-        branches = [_NAME_END] if "" in rests else []
-        if longer:
-            branches.append(_lower_case_trie(longer))
-        parts.append(f"{first}(?:{'|'.join(branches)})")
-    parts.append("[A-Z]")
-    return "|".join(parts)
+_TOP_START_SET = frozenset(_TOP_START_NAMES)
+_TOP_END_SET = frozenset(_TOP_END_NAMES)
 
 
 # A comment is matched whole when it closes: a page full of comments then costs one regex step
@@ -500,6 +506,9 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
             break
         end = parsed.end()
         name = parsed.group(1).lower()
+        if not stack and name not in (_TOP_END_SET if is_end else _TOP_START_SET):
+            pos = end  # e.g. <DIV>, where a capital stopped the skip: changes nothing
+            continue
         raw = text[lt:end]
         self_closing = not is_end and raw.endswith("/>")
         context = nesting.context if stack else "html"
@@ -518,6 +527,12 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
             if not html_ns:
                 continue
         elif name in _OPENS_A_FRAME:
+            closed_at = _plain_svg_end(text, end) if name == "svg" and not self_closing else None
+            if closed_at is not None:
+                # An icon-like <svg>: nothing in it leaves foreign content, its </svg> ends it.
+                close_start, pos = closed_at
+                tags.append(Tag("svg", close_start, pos, True, text[close_start:pos], "foreign"))
+                continue
             nesting.start(name, self_closing, raw)
             skip = nesting.skipper()
             continue
@@ -539,6 +554,22 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
     result.eof_context = nesting.context
     result.uncertain = nesting.uncertain
     return result
+
+
+def _plain_svg_end(text: str, content_start: int) -> tuple[int, int] | None:
+    """Start and end of the ``</svg>`` that closes an ``<svg>`` whose content is only text,
+    comments and svg elements that stay in foreign content (the common icon), else None.
+
+    The same as following the svg tag by tag, in one regex step: :func:`scan` then records the
+    same two tags, and the nesting is back where it was.
+    """
+    stop = _always(_SKIP_FOREIGN.match(text, content_start)).end()
+    if text[stop : stop + 5].lower() != "</svg":
+        return None
+    parsed = _always(_TAG.match(text, stop + 2))
+    if parsed.group(2) is None or parsed.group(1).lower() != "svg":
+        return None
+    return stop, parsed.end()
 
 
 def close_tag_end(text: str, at: int, name: str) -> int | None:

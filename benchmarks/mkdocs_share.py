@@ -1,6 +1,7 @@
 """Share of a large MkDocs build spent in the aae-tracking plugin, next to a plain splice.
 
     .venv/bin/python benchmarks/mkdocs_share.py [--pages 1000] [--theme material|mkdocs]
+                                                   [--heap both]
 
 Generates a site of N realistic pages (headings, lists, code, tables, a CTA), builds it in-process
 with `mkdocs build`, and times every call into the plugin's hooks during that same build. Then it
@@ -8,7 +9,9 @@ builds the same site again with the plugin's engine swapped for a plain splice (
 and one concatenation, no parsing, no head stub): the least any injector returning a new page
 costs in the same hooks. Building a page-sized string is not free: where the C library hands freed
 memory back to the system (glibc trims the heap top), each new half-megabyte string is paid in
-page faults, and that shows in both rows.
+page faults, and that shows in both rows. ``--heap both`` runs the measurement twice, the second
+time with glibc told to keep freed memory (``MALLOC_TRIM_THRESHOLD_``/``MALLOC_MMAP_THRESHOLD_``),
+to show how much of each row is page faults rather than work.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import argparse
 import functools
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -122,7 +127,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--theme", default="material")
+    parser.add_argument(
+        "--heap",
+        choices=["default", "both"],
+        default="default",
+        help="'both': also measure with glibc keeping freed memory (no page faults on reuse)",
+    )
     args = parser.parse_args()
+    if args.heap == "both":
+        command = [sys.executable, __file__, "--pages", str(args.pages), "--theme", args.theme]
+        print("== heap as the C library configures it by default")
+        subprocess.run(command, check=True)
+        print("== glibc keeping freed memory (MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_)")
+        keep = {"MALLOC_TRIM_THRESHOLD_": "2000000000", "MALLOC_MMAP_THRESHOLD_": "1000000000"}
+        subprocess.run(command, check=True, env={**os.environ, **keep})
+        return
     os.environ["NO_MKDOCS_2_WARNING"] = "1"
     logging.getLogger("mkdocs").setLevel(logging.ERROR)
     from aae_tracking_plugins import mkdocs_plugin
