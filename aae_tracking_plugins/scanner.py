@@ -126,6 +126,41 @@ _SKIP_NESTED = re.compile(
         {_OPEN_ANY})*""",
     re.VERBOSE,
 )
+# Inside an svg/MathML integration point every tag counts: HTML elements opened there decide
+# whether the point's end tag is obeyed.
+_SKIP_POINT = re.compile(rf"(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT})*")
+_VOID_ELEMENTS = frozenset(
+    "area base basefont bgsound br col embed frame hr image img input keygen link meta param "
+    "source track wbr".split()
+)
+_P_CLOSERS = (
+    "address article aside blockquote center details dialog dir div dl fieldset figcaption "
+    "figure footer header hgroup main menu nav ol p search section summary ul pre listing hr "
+    "xmp".split()
+)
+_HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+_TABLE_PARTS = frozenset("table caption colgroup col tbody thead tfoot tr td th".split())
+_RUBY = frozenset("ruby rb rp rt rtc".split())
+# HTML start tags whose "in body" rules close (or rearrange) already open elements -> the open
+# elements that make them do so. Inside an integration point, such a start tag with one of those
+# open is not followed exactly.
+_IMPLICIT_CLOSES: dict[str, frozenset[str]] = {
+    **{name: frozenset({"p"}) for name in _P_CLOSERS},
+    **{name: _HEADINGS | {"p"} for name in _HEADINGS},
+    "li": frozenset({"li", "p"}),
+    "dd": frozenset({"dd", "dt", "p"}),
+    "dt": frozenset({"dd", "dt", "p"}),
+    "a": frozenset({"a"}),
+    "button": frozenset({"button"}),
+    "nobr": frozenset({"nobr"}),
+    "option": frozenset({"option"}),
+    "optgroup": frozenset({"option", "optgroup"}),
+    "select": frozenset({"select"}),
+    **{name: _RUBY for name in _RUBY - {"ruby"}},
+    **{name: _TABLE_PARTS | {"p"} for name in _TABLE_PARTS},
+}
+# Start tags the "in body" rules never push (merged into the existing element, or ignored).
+_NOT_PUSHED_IN_BODY = frozenset({"html", "body", "head", "frameset"})
 # Start tags that open something the scan follows: foreign content or template contents.
 _OPENS_A_FRAME = frozenset({"svg", "math", "template"})
 _FOREIGN_STOP = (
@@ -271,7 +306,9 @@ class Tag(NamedTuple):
     end: int  # index after the closing '>'
     is_end_tag: bool
     raw: str  # the whole tag text
-    #: Namespace context: "html", "foreign" (inside <svg>/<math>) or "template".
+    #: Where the tag is: "html"; "foreign" (inside <svg>/<math>); "point" (HTML inside an svg
+    #: <foreignObject>/<desc>/<title> or a MathML text point: HTML, but still within the svg);
+    #: or "template" (template contents).
     context: str
     self_closing: bool = False
 
@@ -331,7 +368,10 @@ class _Nesting:
     """
 
     def __init__(self) -> None:
-        self.stack: list[tuple[str, str]] = []  # (kind, tag name); kind: foreign|html|template
+        # (kind, tag name). kind: "foreign" (svg/math element), "html" (an HTML integration point:
+        # svg <foreignObject>/<desc>/<title>, MathML text points), "element" (an HTML element open
+        # inside such a point), "template".
+        self.stack: list[tuple[str, str]] = []
         self.uncertain = False
 
     @property
@@ -340,7 +380,7 @@ class _Nesting:
             return "html"
         if any(kind == "template" for kind, _ in self.stack):
             return "template"
-        return "foreign" if self.stack[-1][0] == "foreign" else "html"
+        return "foreign" if self.stack[-1][0] == "foreign" else "point"
 
     @property
     def in_html(self) -> bool:
@@ -350,10 +390,18 @@ class _Nesting:
     def at_integration_point(self) -> bool:
         return bool(self.stack) and self.stack[-1][0] == "html"
 
+    @property
+    def in_point(self) -> bool:
+        """At an HTML integration point or inside an HTML element open in one."""
+        return bool(self.stack) and self.stack[-1][0] in ("html", "element")
+
     def skipper(self) -> re.Pattern[str]:
         if not self.stack:
             return _SKIP_HTML
-        return _SKIP_FOREIGN if self.stack[-1][0] == "foreign" else _SKIP_NESTED
+        kind = self.stack[-1][0]
+        if kind == "foreign":
+            return _SKIP_FOREIGN
+        return _SKIP_POINT if kind in ("html", "element") else _SKIP_NESTED
 
     def start(self, name: str, self_closing: bool, raw: str) -> None:
         if self.in_html:
@@ -365,6 +413,8 @@ class _Nesting:
                 self.stack.append(("foreign", name))
             elif name == "template":
                 self.stack.append(("template", name))
+            elif self.in_point:
+                self._open_html_element_in_point(name)
             return
         if name in _FOREIGN_BREAKOUT or (
             name == "font" and {"color", "face", "size"} & parse_attributes(raw).keys()
@@ -389,11 +439,43 @@ class _Nesting:
             if encoding in ("text/html", "application/xhtml+xml"):
                 self.stack.append(("html", name))
 
+    def _open_html_element_in_point(self, name: str) -> None:
+        """An HTML start tag inside an svg/MathML integration point: the browser opens an HTML
+        element there, and while one is open the point's own end tag is ignored."""
+        open_here = {tag for _kind, tag in self._elements_in_point()}
+        if name == "form" or _IMPLICIT_CLOSES.get(name, frozenset()) & open_here:
+            # <p><div>, <li><li>, <a><a>, table parts...: the "in body" rules close or rearrange
+            # open elements here (and <form> depends on a form open anywhere): not followed.
+            self.uncertain = True
+            return
+        raw_text = name in RAWTEXT or name in RCDATA or name == "script"
+        if raw_text or name in _VOID_ELEMENTS or name in _NOT_PUSHED_IN_BODY:
+            return  # nothing stays open (raw-text content and end tag are stepped over by scan)
+        self.stack.append(("element", name))
+
+    def _elements_in_point(self) -> list[tuple[str, str]]:
+        elements = []
+        for kind, tag in reversed(self.stack):
+            if kind != "element":
+                break
+            elements.append((kind, tag))
+        return elements
+
     def _leave_foreign(self) -> None:
         while self.stack and self.stack[-1][0] == "foreign":
             self.stack.pop()
 
     def end(self, name: str) -> None:
+        if self.stack and self.stack[-1][0] == "element":
+            # HTML rules: the end tag closes the current element, or is ignored when it names
+            # nothing open inside the point (the point is a "special" element and a scope
+            # boundary: </foreignObject>, </svg>, </body> do not reach past it). Closing an
+            # element below the current one reshuffles (adoption agency): not followed.
+            if name == self.stack[-1][1]:
+                self.stack.pop()
+            elif name in {tag for _kind, tag in self._elements_in_point()}:
+                self.uncertain = True
+            return
         if self.at_integration_point and name != self.stack[-1][1]:
             if name not in ("p", "br", "body", "html", "head"):
                 # May close svg/math elements around it that are not tracked (or an HTML

@@ -41,11 +41,10 @@ HANDWRITTEN_ENCODINGS = {
 
 #: Ordinary pages the engine currently leaves alone: a quality bug (the tracker would run at the
 #: body's end, checked by hand with html5lib), kept as strict xfails so a fix is noticed.
-REFUSED = {
-    "handwritten/drawio-diagram.html": (
-        "refused: a diagrams.net (draw.io) diagram pasted inline, whose labels are HTML "
-        "<div>s in svg <foreignObject>, makes the engine give up ('... cannot follow')"
-    ),
+REFUSED: dict[str, str] = {
+    # None at the moment. A diagrams.net (draw.io) diagram pasted inline (labels are HTML <div>s
+    # in svg <foreignObject>) was refused until HTML elements inside integration points were
+    # followed; it is now injected and checked like every other page.
 }
 
 
