@@ -71,8 +71,13 @@ _FOREIGN_ONLY_END = frozenset(
     "fedropshadow feflood fespotlight fepointlight fedistantlight fediffuselighting "
     "fespecularlighting fedisplacementmap feturbulence fetile femorphology feconvolvematrix "
     "fecomponenttransfer fefunca fefuncb fefuncg fefuncr "
+    "altglyph altglyphdef altglyphitem animatecolor color-profile cursor discard font-face "
+    "font-face-format font-face-name font-face-src font-face-uri glyph glyphref hatch hatchpath "
+    "hkern mesh meshgradient meshpatch meshrow missing-glyph solidcolor tref unknown vkern "
     "math mrow msup msub msubsup mfrac msqrt mroot mfenced mtable mtr mtd mspace mstyle "
-    "mpadded mphantom menclose munder mover munderover mmultiscripts semantics annotation".split()
+    "mpadded mphantom menclose munder mover munderover mmultiscripts semantics annotation "
+    "maction maligngroup malignmark merror mglyph mlabeledtr mlongdiv mprescripts mscarries "
+    "mscarry msgroup msline msrow mstack none".split()
 )
 
 _HTML_INTERESTING = (
@@ -236,42 +241,45 @@ class _RiskySearch:
 _SPACE_CHARS = frozenset("\t\n\f\r ")
 
 
-class _NearestQuote:
-    """The nearest quote of each kind before a position, for positions that only grow (as the
-    scan's do), so that each stretch of the page is searched once however far the quotes are."""
+class _NearestQuotes:
+    """Whether the nearest quote before a position could open an attribute value. Positions only
+    grow as the scan goes on, so each stretch of the page is searched for quotes once, however
+    far back the nearest quote is."""
 
-    __slots__ = ("_last", "_searched_to", "_text")
+    __slots__ = ("_double", "_searched_to", "_single", "_text")
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._searched_to = {'"': 0, "'": 0}
-        self._last = {'"': -1, "'": -1}
+        self._searched_to = 0
+        self._double = -1
+        self._single = -1
 
-    def before(self, quote: str, x: int) -> int:
-        searched_to = self._searched_to[quote]
-        if x < searched_to:
-            return self._text.rfind(quote, 0, x)
-        at = self._text.rfind(quote, searched_to, x)
-        if at >= 0:
-            self._last[quote] = at
-        self._searched_to[quote] = x
-        return self._last[quote]
+    def could_open_value(self, start: int, x: int) -> bool:
+        """Could the nearest quote before ``x`` (and after ``start``) open an attribute value,
+        i.e. follow an "=" and optional spaces?"""
+        text = self._text
+        if x >= self._searched_to:
+            double = text.rfind('"', self._searched_to, x)
+            single = text.rfind("'", self._searched_to, x)
+            if double >= 0:
+                self._double = double
+            if single >= 0:
+                self._single = single
+            self._searched_to = x
+            double, single = self._double, self._single
+        else:
+            double, single = text.rfind('"', 0, x), text.rfind("'", 0, x)
+        for at in (double, single):
+            if at > start:
+                before = at - 1
+                while before >= start and text[before] in _SPACE_CHARS:
+                    before -= 1
+                if before >= start and text[before] == "=":
+                    return True
+        return False
 
 
-def _quote_could_open_value(text: str, start: int, x: int, quotes: _NearestQuote) -> bool:
-    """Could the nearest quote before ``x`` open an attribute value (is it ``=``, spaces, quote)?"""
-    for quote in ('"', "'"):
-        at = quotes.before(quote, x)
-        if at > start:
-            before = at - 1
-            while before >= start and text[before] in _SPACE_CHARS:
-                before -= 1
-            if before >= start and text[before] == "=":
-                return True
-    return False
-
-
-def _outside_tags(text: str, start: int, x: int, quotes: _NearestQuote) -> bool:
+def _outside_tags(text: str, start: int, x: int, quotes: _NearestQuotes) -> bool:
     """Whether ``x`` is provably outside any tag, when ``start`` is in the data state and the
     stretch between holds no comment or raw-text element.
 
@@ -284,7 +292,7 @@ def _outside_tags(text: str, start: int, x: int, quotes: _NearestQuote) -> bool:
     if last_lt < 0:
         return True
     last_gt = text.rfind(">", last_lt, x)
-    return last_gt >= 0 and not _quote_could_open_value(text, start, last_gt, quotes)
+    return last_gt >= 0 and not quotes.could_open_value(start, last_gt)
 
 
 _SCRIPT_STATES = {
@@ -513,7 +521,7 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
     tags = result.tags
     nesting = _Nesting()
     stack = nesting.stack
-    quotes = _NearestQuote(text)
+    quotes = _NearestQuotes(text)
     risky = _RiskySearch(text)
     skip = _SKIP_HTML  # used while something is open (template, svg, math)
     length = len(text)

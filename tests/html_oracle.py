@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import html5lib
@@ -21,12 +22,23 @@ class Placement:
     tracker_runs_in_body: bool
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(page: str) -> str:
+    """``page`` with the characters an lxml tree cannot hold replaced, structure unchanged.
+
+    The HTML tokenizer treats control characters, noncharacters and lone surrogates as ordinary
+    characters (never as delimiters), so U+FFFD in their place parses into the same elements; a
+    form feed is HTML whitespace and becomes a space. A browser's decoder drops the byte order
+    mark before parsing; html5lib would keep it on text input.
+    """
+    return _NOT_XML.sub("\ufffd", page.removeprefix("\ufeff").replace("\f", " "))
+
+
 def browser_view(page: str) -> Placement:
     """Parse like a browser (scripting enabled) and report where our scripts ended up."""
-    # A browser's decoder drops the byte order mark before parsing; html5lib keeps it on text input.
-    tree = html5lib.parse(
-        page.removeprefix("\ufeff"), treebuilder="lxml", namespaceHTMLElements=True
-    )
+    tree = html5lib.parse(xml_safe(page), treebuilder="lxml", namespaceHTMLElements=True)
     scripts = [
         element
         for element in tree.iter(f"{HTML_NS}script")

@@ -56,7 +56,7 @@ from aae_tracking_plugins.inject import (
     scan,
 )
 from aae_tracking_plugins.snippet import render_snippet
-from tests.html_oracle import browser_view
+from tests.html_oracle import browser_view, xml_safe
 
 # html5lib warns about names it coerces for its lxml tree; that does not matter here.
 pytestmark = pytest.mark.filterwarnings("ignore::html5lib.constants.DataLossWarning")
@@ -588,7 +588,7 @@ def scripting_view(page: str) -> View:
     does, and accepts an HTML ``<script>`` inside an svg ``<foreignObject>``: it is an HTML
     element, so it runs, and ``closest('body')`` still finds the body.
     """
-    tree = _html5_parser().parse(page.removeprefix("\ufeff"), scripting=True)
+    tree = _html5_parser().parse(xml_safe(page), scripting=True)
     marked = [
         element for element in tree.iter(etree.Element) if element.get(MARKER_ATTRIBUTE) is not None
     ]
@@ -1036,6 +1036,11 @@ CONTRACT_PAGES = {
         "<body><svg><g><foreignObject><div><div>Label<br/>two</div></div></foreignObject>"
         "<text>x</text></g></svg><p>after</p></body>"
     ),
+    "less common svg and MathML elements": (
+        "<body><svg><hatch></hatch><solidcolor></solidcolor><discard></discard></svg>"
+        "<math><mrow><mprescripts/><none/></mrow><mlongdiv></mlongdiv></math><p>y</p></body>"
+    ),
+    "control characters and noncharacters": "\x1f<?><body>\x00<p>\x0bx\ufffe</p>\f</body>",
     "upper case": "<HTML><HEAD></HEAD><BODY><P>x</P></BODY></HTML>",
     "across CRLF lines": "<html>\r\n<head>\r\n</head>\r\n<body>\r\n<p>x\r\n</body\r\n>\r\n</html>",
     "whitespace in the end tag": "<body><p>x</p></body \n>",
