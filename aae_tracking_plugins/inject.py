@@ -52,6 +52,11 @@ __all__ = [
 EMPTY_FILE = "the file is empty"
 NO_MARKUP = "no HTML markup in the file"
 NO_BODY = "the page has no body content to run the tracker in (a head-only page, e.g. a redirect)"
+#: Head-only too, but not a redirect (e.g. an app shell that only loads scripts): worth a warning.
+HEAD_ONLY = (
+    "the page has only head content (no <body>, no text) and is no redirect: a tracker there "
+    "would run in <head>, not in the body"
+)
 #: Reasons that mean "not a web page at all" (e.g. a search-engine verification file): such files
 #: are left alone quietly, without a warning.
 NOT_A_PAGE = frozenset({EMPTY_FILE, NO_MARKUP, NO_BODY})
@@ -145,7 +150,7 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
     if body_at is None:
         if eof_problem and not candidates:
             return eof_problem + " (no </body> to insert before)"
-        return NO_BODY
+        return NO_BODY if any(_refreshes(tag) for tag in tags) else HEAD_ONLY
 
     head_start = next((t for t in tags if t.name == "head" and not t.is_end_tag), None)
     head_at = min(_head_position(tags, scanned), body_at)
@@ -179,6 +184,13 @@ def _head_position(tags: list[Tag], scanned: ScanResult) -> int:
     if scanned.doctype_end is not None:
         return scanned.doctype_end
     return scanned.content_start
+
+
+def _refreshes(tag: Tag) -> bool:
+    """``<meta http-equiv="refresh">``: the page sends the visitor elsewhere."""
+    if tag.name != "meta" or tag.is_end_tag:
+        return False
+    return tag.attributes().get("http-equiv", "").strip().lower() == "refresh"
 
 
 def _declares_charset(tag: Tag) -> bool:

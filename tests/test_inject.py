@@ -167,3 +167,23 @@ def test_lxml_tree_builder_disagrees_with_browsers_after_body_end() -> None:
     assert html5lib.parse(page, treebuilder="lxml", namespaceHTMLElements=False).xpath(
         "//body//i[@id='late']"
     )
+
+
+def test_head_only_redirect_is_left_alone_quietly_and_an_app_shell_with_a_warning() -> None:
+    redirect = (
+        '<!DOCTYPE html><html><head><title>Moved</title><link rel="canonical" href="/new/">'
+        '<meta http-equiv="Refresh" content="0; url=/new/"></head></html>'
+    )
+    shell = (
+        "<!doctype html><meta charset=utf-8><title>App</title>"
+        "<script type=module src=/main.js></script>"
+    )
+    moved = inject(redirect, SNIPPET)
+    assert moved.html == redirect
+    assert not moved.injected
+    assert not moved.worth_a_warning
+    app = inject(shell, SNIPPET)
+    assert app.html == shell
+    assert not app.injected
+    assert app.worth_a_warning
+    assert "head" in (app.skipped_reason or "")
