@@ -751,7 +751,7 @@ statuses:
   untracked    no tracker tag                                          (fails)
   duplicate    more than one tracker tag                               (fails)
   left-alone   untracked, and inject would refuse it: the reason says why (fails)
-  not-a-page   empty or no HTML markup (e.g. a verification file)
+  not-a-page   empty, no HTML markup, or a head-only redirect page
   error        the file could not be read                              (fails)
 
 examples:
