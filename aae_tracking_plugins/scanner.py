@@ -42,7 +42,14 @@ _ATTRS = (
 _TAG_REST = re.compile(rf"{_ATTRS}(>)?")
 _TAG_NAME = re.compile(rf"[^{_SPACE}/>]*")
 # A tag after its "<" or "</": name, attributes, and the ">" unless the text ends first.
-_TAG = re.compile(rf"([^{_SPACE}/>]*){_ATTRS}(>)?")
+# The same with the last separator captured: a tag is self-closing only when its ">" follows a
+# separator's "/" ("<path/>", '<use href="#i" />'), not a "/" that ends an unquoted value
+# ("<svg viewBox=0/>" opens an svg).
+_TAG = re.compile(
+    rf"""([^{_SPACE}/>]*)(?:([{_SPACE}/]+)(?![{_SPACE}/])"""
+    rf"""|[^{_SPACE}/>][^{_SPACE}/>=]*(?![^{_SPACE}/>=])"""
+    rf"""(?:[{_SPACE}]*=[{_SPACE}]*{_VALUE}|(?![{_SPACE}]*=)))*(>)?"""
+)
 _ATTRIBUTE = re.compile(
     rf"""([^{_SPACE}/>][^{_SPACE}/>=]*)"""
     rf"""(?:[{_SPACE}]*=[{_SPACE}]*("[^"]*"|'[^']*'|[^{_SPACE}>"'][^{_SPACE}>]*)?)?"""
@@ -591,7 +598,7 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
             pos = close + 1
             continue
         parsed = _always(_TAG.match(text, name_start))
-        if parsed.group(2) is None:
+        if parsed.group(3) is None:
             result.eof_state = "tag"
             break
         end = parsed.end()
@@ -600,7 +607,7 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
             pos = end  # e.g. <DIV>, where a capital stopped the skip: changes nothing
             continue
         raw = text[lt:end]
-        self_closing = not is_end and raw.endswith("/>")
+        self_closing = not is_end and _self_closing(parsed)
         context = nesting.context if stack else "html"
         tag = Tag(name, lt, end, is_end, raw, context, self_closing)
         tags.append(tag)
@@ -646,6 +653,12 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
     return result
 
 
+def _self_closing(parsed: re.Match[str]) -> bool:
+    """Whether a start tag matched by ``_TAG`` (and closed by its ">") is self-closing."""
+    separator_end = parsed.end(2)
+    return separator_end == parsed.end() - 1 and parsed.string[separator_end - 1] == "/"
+
+
 def _plain_svg_end(text: str, content_start: int) -> tuple[int, int] | None:
     """Start and end of the ``</svg>`` that closes an ``<svg>`` whose content is only text,
     comments and svg elements that stay in foreign content (the common icon), else None.
@@ -657,7 +670,7 @@ def _plain_svg_end(text: str, content_start: int) -> tuple[int, int] | None:
     if text[stop : stop + 5].lower() != "</svg":
         return None
     parsed = _always(_TAG.match(text, stop + 2))
-    if parsed.group(2) is None or parsed.group(1).lower() != "svg":
+    if parsed.group(3) is None or parsed.group(1).lower() != "svg":
         return None
     return stop, parsed.end()
 
