@@ -178,10 +178,11 @@ _OPENS_A_FRAME = frozenset({"svg", "math", "template"})
 _FOREIGN_STOP = (
     _FOREIGN_BREAKOUT | _SVG_HTML_POINTS | _MATH_HTML_POINTS | {"svg", "math", "font", "a"}
 )
+# Inside svg/MathML: text, comments and self-closing elements (a browser pushes nothing for them).
+# Every other tag is followed: the end tags decide what is still open.
 _SKIP_FOREIGN = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
-        |<(?!{_lower_case_trie(_FOREIGN_STOP)}){_OPEN_ANY}
-        |</(?={_lower_case_trie(_FOREIGN_ONLY_END - {"math"}, capitals=False)}){_OPEN_ANY})*""",
+        |<(?!{_lower_case_trie(_FOREIGN_STOP)})[A-Za-z][^{_SPACE}/>]*{_ATTRS}(?<=/)>)*""",
     re.VERBOSE,
 )
 
@@ -439,9 +440,7 @@ class _Nesting:
         if self_closing:
             return
         root = next(tag for kind, tag in reversed(self.stack) if tag in ("svg", "math"))
-        if name == "a":  # tracked: its end tag could otherwise close an HTML <a> around the svg
-            self.stack.append(("foreign", name))
-        elif name in ("svg", "math"):
+        if name in ("svg", "math"):
             if name != root:  # <math> inside <svg> is an SVG element, and the other way round
                 self.uncertain = True
             self.stack.append(("foreign", name))
@@ -451,8 +450,12 @@ class _Nesting:
             self.stack.append(("html", name))
         elif root == "math" and name == "annotation-xml":
             encoding = parse_attributes(raw).get("encoding", "").lower()
-            if encoding in ("text/html", "application/xhtml+xml"):
-                self.stack.append(("html", name))
+            html = encoding in ("text/html", "application/xhtml+xml")
+            self.stack.append(("html" if html else "foreign", name))
+        else:
+            # Every open svg/MathML element is followed, so that an end tag pops exactly what
+            # a browser pops (the nearest open element of that name).
+            self.stack.append(("foreign", name))
 
     def _open_html_element_in_point(self, name: str) -> None:
         """An HTML start tag inside an svg/MathML integration point: the browser opens an HTML
@@ -490,14 +493,10 @@ class _Nesting:
                 self.stack.pop()
             elif name in {tag for _kind, tag in self._elements_in_point()}:
                 self.uncertain = True
+            elif name == "template":
+                self._close_template()  # not scope-bound: closes a template around the svg
             return
-        if self.at_integration_point and name != self.stack[-1][1]:
-            if name not in ("p", "br", "body", "html", "head"):
-                # May close svg/math elements around it that are not tracked (or an HTML
-                # element inside it): not followed exactly.
-                self.uncertain = True
-            return
-        if self.in_html:
+        if not self.stack or self.stack[-1][0] == "template":
             for depth in range(len(self.stack) - 1, -1, -1):
                 if self.stack[depth][1] == name:
                     del self.stack[depth:]
@@ -505,17 +504,38 @@ class _Nesting:
                 if self.stack[depth][0] == "template" and name != "template":
                     return  # end tags do not reach outside a template
             return
-        if name in ("p", "br"):  # these leave foreign content (HTML standard)
+        # The current node is an svg/MathML element or an integration point: the rules for
+        # foreign content pop to the nearest open svg/MathML element of that name.
+        at_point = self.stack[-1][0] == "html"
+        if not at_point and name in ("p", "br"):  # these leave foreign content (HTML standard)
             self._leave_foreign()
-        elif name in ("body", "html", "head"):
-            pass  # handled by the HTML rules, which pop nothing for these
-        elif self.stack[-1][1] == name:
-            self.stack.pop()
+            return
+        for depth in range(len(self.stack) - 1, -1, -1):
+            kind, tag = self.stack[depth]
+            if kind not in ("foreign", "html"):
+                break
+            if tag == name:
+                del self.stack[depth:]
+                return
+        # None: the HTML rules take the end tag.
+        if name == "template":
+            self._close_template()
+        elif at_point or name in ("body", "html", "head"):
+            # From an integration point (a "special" element and a scope boundary) the HTML
+            # rules ignore it; </body>, </html> and </head> pop nothing either way.
+            pass
         elif name not in _FOREIGN_ONLY_END and ":" not in name:
-            # Closes an HTML element around the svg, or nothing: depends on what we do not track.
-            # (A prefixed name such as </rdf:RDF> or </sodipodi:namedview> from an editor's
-            # export can only close an element inside the svg.)
+            # May close an HTML element around the svg: depends on what we do not track. (A
+            # name such as </circle>, or a prefixed one such as </sodipodi:namedview> from an
+            # editor's export, names no HTML element.)
             self.uncertain = True
+
+    def _close_template(self) -> None:
+        """``</template>``: closes the nearest open template and all inside it, if there is one."""
+        for depth in range(len(self.stack) - 1, -1, -1):
+            if self.stack[depth][0] == "template":
+                del self.stack[depth:]
+                return
 
 
 def scan(text: str, *, jump: bool = True) -> ScanResult:

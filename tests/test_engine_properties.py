@@ -1044,6 +1044,10 @@ CONTRACT_PAGES = {
         "<body><svg><g><foreignObject><div><div>Label<br/>two</div></div></foreignObject>"
         "<text>x</text></g></svg><p>after</p></body>"
     ),
+    "svg end tags that close more than the current element": (
+        "<body><svg><a></svg><svg><title><svg></title></svg><svg><g><foo></g></svg>"
+        "<svg><foo>x</foo></svg><p>y</p></body>"
+    ),
     "less common svg and MathML elements": (
         "<body><svg><hatch></hatch><solidcolor></solidcolor><discard></discard></svg>"
         "<math><mrow><mprescripts/><none/></mrow><mlongdiv></mlongdiv></math><p>y</p></body>"
