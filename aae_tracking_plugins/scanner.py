@@ -94,10 +94,6 @@ _HTML_INTERESTING = (
 _OPEN_ANY = rf"[A-Za-z][^{_SPACE}/>]*{_ATTRS}>"
 
 
-def _alternation(names: frozenset[str]) -> str:
-    return "|".join(sorted((re.escape(name) for name in names), key=len, reverse=True))
-
-
 def _lower_case_trie(names: Iterable[str], *, capitals: bool = True) -> str:
     """An alternation of lower-case names as a trie of literals, each name followed by a tag-name
     end; with ``capitals``, also ``[A-Z]`` beside every branch point.
