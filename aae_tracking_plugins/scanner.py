@@ -204,6 +204,33 @@ _RISKY_ANY_CASE = re.compile(
     rf"<(?:/(?:{'|'.join(_TOP_END_NAMES)})|(?:{'|'.join(_TOP_START_NAMES)})){_NAME_END}",
     re.IGNORECASE,
 )
+
+
+# The same search, case-blind: slower per "<", but cheaper on pages whose tags are all in capitals
+# (hand-written legacy HTML) than checking every capital one by one.
+def _case_blind_trie(names: Iterable[str]) -> str:
+    """A trie like :func:`_lower_case_trie` whose letters are ``[xX]`` classes: the regex engine
+    rejects those at once too, where case-blind literals would be tried one by one."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name[0], []).append(name[1:])
+    parts = []
+    for first, rests in sorted(groups.items()):
+        longer = [rest for rest in rests if rest]
+        branches = [_NAME_END] if "" in rests else []
+        if longer:
+            branches.append(_case_blind_trie(longer))
+        letter = f"[{first}{first.upper()}]" if first.isalpha() else re.escape(first)
+        parts.append(f"{letter}(?:{'|'.join(branches)})")
+    return "|".join(parts)
+
+
+_RISKY_CASE_BLIND = re.compile(
+    r"<(?:!(?:--(?P<comment_end>>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)?"
+    rf"|[dD][oO][cC][tT][yY][pP][eE])|/(?:{_case_blind_trie(_TOP_END_NAMES)})"
+    rf"|{_case_blind_trie(_TOP_START_NAMES)})"
+)
+_CAPITALS_BEFORE_CASE_BLIND = 16
 # Going on with a search that stopped this far behind costs more than starting a new one.
 _RESTART_DISTANCE = 1024
 
@@ -211,18 +238,20 @@ _RESTART_DISTANCE = 1024
 class _RiskySearch:
     """The tags that matter, in order, from one regex search that goes on where it stopped."""
 
-    __slots__ = ("_matches", "_searched_to", "_text")
+    __slots__ = ("_capitals", "_matches", "_pattern", "_searched_to", "_text")
 
     def __init__(self, text: str) -> None:
         self._text = text
+        self._pattern = _RISKY
         self._matches: Iterator[re.Match[str]] | None = None
         self._searched_to = 0
+        self._capitals = 0
 
     def next_from(self, pos: int) -> re.Match[str] | None:
         """The first risky match at or after ``pos`` (None if there is none)."""
         text = self._text
         if self._matches is None or pos - self._searched_to > _RESTART_DISTANCE:
-            self._matches = _RISKY.finditer(text, pos)
+            self._matches = self._pattern.finditer(text, pos)
         for found in self._matches:
             lt, end = found.span()
             if lt < pos:
@@ -231,8 +260,14 @@ class _RiskySearch:
                     return self.next_from(pos)
                 continue  # inside something the scan has stepped over
             capital = "A" <= text[end - 1] <= "Z" and text[lt + 1] != "!"
-            if capital and not _RISKY_ANY_CASE.match(text, lt):
-                continue  # a capital where a risky name could go on: decided case-blind, here
+            if capital and self._pattern is _RISKY and not _RISKY_ANY_CASE.match(text, lt):
+                # A capital where a risky name could go on, and it is not one: decided
+                # case-blind, here only, unless the page is full of them.
+                self._capitals += 1
+                if self._capitals == _CAPITALS_BEFORE_CASE_BLIND:
+                    self._pattern, self._matches = _RISKY_CASE_BLIND, None
+                    return self.next_from(pos)
+                continue
             self._searched_to = end
             return found
         self._searched_to = len(text)

@@ -930,6 +930,9 @@ def test_jumping_scan_finds_what_tag_by_tag_tokenizing_finds(page: str) -> None:
         '<a title="</body>" x=">">y</a><scriptX>z</scriptX></body>',
         "<svG><desc><b></b></desc></SVG></body>",
         "<!DOCTYPE html><HTML><HEAD><META charset=utf-8></HEAD><BODY>x</BODY></HTML>",
+        # Enough capitals to make the search go case-blind halfway through the page.
+        "<BODY>" + "<P><B>x</B></P>" * 12 + "<SCRIPT>'</BODY>'</SCRIPT><!-- </BODY> --></BODY>",
+        "<BODY>" + "<P><B>x</B></P>" * 12 + "<sCrIpT>a</ScRiPt><TEXTAREA></BODY></TEXTAREA>",
     ],
 )
 def test_jumping_scan_matches_tag_by_tag_on_case_and_quote_decoys(page: str) -> None:
