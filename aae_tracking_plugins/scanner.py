@@ -174,11 +174,14 @@ _OPENS_A_FRAME = frozenset({"svg", "math", "template"})
 _FOREIGN_STOP = (
     _FOREIGN_BREAKOUT | _SVG_HTML_POINTS | _MATH_HTML_POINTS | {"svg", "math", "font", "a"}
 )
-# Inside svg/MathML: text, comments and self-closing elements (a browser pushes nothing for them).
-# Every other tag is followed: the end tags decide what is still open.
+# Inside svg/MathML: text, comments, self-closing elements and elements holding only text
+# ("<text>Label</text>"): a browser's stack of open elements is the same after them. Every other
+# tag is followed: the end tags decide what is still open.
 _SKIP_FOREIGN = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
-        |<(?!{_lower_case_trie(_FOREIGN_STOP)})[A-Za-z][^{_SPACE}/>]*{_ATTRS}(?<=/)>)*""",
+        |<(?!{_lower_case_trie(_FOREIGN_STOP)})[A-Za-z][^{_SPACE}/>]*{_ATTRS}(?<=/)>
+        |<(?!{_lower_case_trie(_FOREIGN_STOP)})(?P<element>[A-Za-z][^{_SPACE}/>]*){_ATTRS}>[^<]*
+            </(?P=element)[{_SPACE}]*>)*""",
     re.VERBOSE,
 )
 
