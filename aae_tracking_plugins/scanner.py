@@ -18,7 +18,7 @@ the tests hold the two against each other.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -31,25 +31,31 @@ _NAME_END = rf"(?=[{_SPACE}/>])"
 # An attribute value: quoted, unquoted (never starting with a quote: a quote that never closes
 # runs to the end of the file, as in browsers), or empty right before ">".
 _VALUE = rf"""(?:"[^"]*"|'[^']*'|[^{_SPACE}>"'][^{_SPACE}>]*(?![^{_SPACE}>])|(?=>))"""
+
+
 # Separators, names and unquoted values are matched maximally (the lookaheads), so a tag that
 # never closes fails in linear time instead of backtracking through every way to split it. After
 # a name, an "=" always starts a value (HTML's "after attribute name" state).
-_ATTRS = (
-    rf"""(?:[{_SPACE}/]+(?![{_SPACE}/])"""
-    rf"""|[^{_SPACE}/>][^{_SPACE}/>=]*(?![^{_SPACE}/>=])"""
-    rf"""(?:[{_SPACE}]*=[{_SPACE}]*{_VALUE}|(?![{_SPACE}]*=)))*"""
-)
+def _attributes(separator: str = "") -> str:
+    """The attributes of a tag; ``separator`` names a group that captures the last separator."""
+    separators = rf"[{_SPACE}/]+"
+    if separator:
+        separators = f"(?P<{separator}>{separators})"
+    return (
+        rf"""(?:{separators}(?![{_SPACE}/])"""
+        rf"""|[^{_SPACE}/>][^{_SPACE}/>=]*(?![^{_SPACE}/>=])"""
+        rf"""(?:[{_SPACE}]*=[{_SPACE}]*{_VALUE}|(?![{_SPACE}]*=)))*"""
+    )
+
+
+_ATTRS = _attributes()
 _TAG_REST = re.compile(rf"{_ATTRS}(>)?")
 _TAG_NAME = re.compile(rf"[^{_SPACE}/>]*")
-# A tag after its "<" or "</": name, attributes, and the ">" unless the text ends first.
-# The same with the last separator captured: a tag is self-closing only when its ">" follows a
-# separator's "/" ("<path/>", '<use href="#i" />'), not a "/" that ends an unquoted value
-# ("<svg viewBox=0/>" opens an svg).
-_TAG = re.compile(
-    rf"""([^{_SPACE}/>]*)(?:([{_SPACE}/]+)(?![{_SPACE}/])"""
-    rf"""|[^{_SPACE}/>][^{_SPACE}/>=]*(?![^{_SPACE}/>=])"""
-    rf"""(?:[{_SPACE}]*=[{_SPACE}]*{_VALUE}|(?![{_SPACE}]*=)))*(>)?"""
-)
+# A tag after its "<" or "</": name, attributes, and the ">" unless the text ends first. The last
+# separator is captured: a tag is self-closing only when its ">" follows a separator's "/"
+# ("<path/>", '<use href="#i" />'), not a "/" that ends an unquoted value ("<svg viewBox=0/>"
+# opens an svg).
+_TAG = re.compile(rf"(?P<name>[^{_SPACE}/>]*){_attributes('separator')}(?P<close>>)?")
 _ATTRIBUTE = re.compile(
     rf"""([^{_SPACE}/>][^{_SPACE}/>=]*)"""
     rf"""(?:[{_SPACE}]*=[{_SPACE}]*("[^"]*"|'[^']*'|[^{_SPACE}>"'][^{_SPACE}>]*)?)?"""
@@ -103,6 +109,16 @@ def _lower_case_trie(names: Iterable[str], *, capitals: bool = True) -> str:
     name could continue matches too: the caller then decides that tag case-blind (or simply stops
     there), so ``<SCRIPT>`` and ``<sCrIpT>`` are caught without case-blind matching everywhere.
     """
+    return _trie(names, capitals=capitals, case_blind=False)
+
+
+def _case_blind_trie(names: Iterable[str]) -> str:
+    """The same trie with ``[xX]`` classes for letters: the regex engine rejects those at once
+    too, where case-blind literals would be tried one by one."""
+    return _trie(names, capitals=False, case_blind=True)
+
+
+def _trie(names: Iterable[str], *, capitals: bool, case_blind: bool) -> str:
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(name[0], []).append(name[1:])
@@ -111,11 +127,21 @@ def _lower_case_trie(names: Iterable[str], *, capitals: bool = True) -> str:
         longer = [rest for rest in rests if rest]
         branches = [_NAME_END] if "" in rests else []
         if longer:
-            branches.append(_lower_case_trie(longer, capitals=capitals))
-        parts.append(f"{re.escape(first)}(?:{'|'.join(branches)})")
+            branches.append(_trie(longer, capitals=capitals, case_blind=case_blind))
+        either = case_blind and first.isalpha()
+        letter = f"[{first}{first.upper()}]" if either else re.escape(first)
+        parts.append(f"{letter}(?:{'|'.join(branches)})")
     if capitals:
         parts.append("[A-Z]")
     return "|".join(parts)
+
+
+# The tags that matter at the top level (outside <svg>/<math>/<template>). Among end tags only
+# </body>, </head> and </html> matter there: the others close nothing tracked.
+_TOP_START_NAMES = _HTML_INTERESTING.split("|")
+_TOP_END_NAMES = ["body", "head", "html"]
+_TOP_START_SET = frozenset(_TOP_START_NAMES)
+_TOP_END_SET = frozenset(_TOP_END_NAMES)
 
 
 # What each context may skip without looking: text, comments, and tags that change nothing. They
@@ -123,15 +149,14 @@ def _lower_case_trie(names: Iterable[str], *, capitals: bool = True) -> str:
 # than matching every tag name case-blind.
 _SKIP_HTML = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
-        |<(?!{_lower_case_trie(_HTML_INTERESTING.split("|"))}){_OPEN_ANY}
-        |</(?!{_lower_case_trie(["body", "head", "html"])}){_OPEN_ANY})*""",
+        |<(?!{_lower_case_trie(_TOP_START_NAMES)}){_OPEN_ANY}
+        |</(?!{_lower_case_trie(_TOP_END_NAMES)}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
 # Inside <template> or an HTML integration point: every end tag may close the frame.
 _SKIP_NESTED = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
-        |<(?!{_lower_case_trie([*_HTML_INTERESTING.split("|"), "mglyph", "malignmark"])})
-        {_OPEN_ANY})*""",
+        |<(?!{_lower_case_trie([*_TOP_START_NAMES, "mglyph", "malignmark"])}){_OPEN_ANY})*""",
     re.VERBOSE,
 )
 # Inside an svg/MathML integration point every tag counts: HTML elements opened there decide
@@ -177,10 +202,11 @@ _FOREIGN_STOP = (
 # Inside svg/MathML: text, comments, self-closing elements and elements holding only text
 # ("<text>Label</text>"): a browser's stack of open elements is the same after them. Every other
 # tag is followed: the end tags decide what is still open.
+_NOT_FOREIGN_STOP = rf"(?!{_lower_case_trie(_FOREIGN_STOP)})"
 _SKIP_FOREIGN = re.compile(
     rf"""(?:[^<]+|<(?![!?/A-Za-z])|{_COMMENT}
-        |<(?!{_lower_case_trie(_FOREIGN_STOP)})[A-Za-z][^{_SPACE}/>]*{_ATTRS}(?<=/)>
-        |<(?!{_lower_case_trie(_FOREIGN_STOP)})(?P<element>[A-Za-z][^{_SPACE}/>]*){_ATTRS}>[^<]*
+        |<{_NOT_FOREIGN_STOP}[A-Za-z][^{_SPACE}/>]*{_ATTRS}(?<=/)>
+        |<{_NOT_FOREIGN_STOP}(?P<element>[A-Za-z][^{_SPACE}/>]*){_ATTRS}>[^<]*
             </(?P=element)[{_SPACE}]*>)*""",
     re.VERBOSE,
 )
@@ -188,51 +214,21 @@ _SKIP_FOREIGN = re.compile(
 
 # Outside <svg>/<math>/<template>, the scan jumps from one of these straight to the next; the
 # stretch in between holds only text and ordinary tags, and _outside_tags() proves the jump lands
-# outside any tag (else that stretch is tokenized tag by tag with _SKIP_HTML). At the top level
-# only </body>, </head> and </html> matter among end tags: the others close nothing tracked.
-_TOP_START_NAMES = _HTML_INTERESTING.split("|")
-_TOP_END_NAMES = ["body", "head", "html"]
-_TOP_START_SET = frozenset(_TOP_START_NAMES)
-_TOP_END_SET = frozenset(_TOP_END_NAMES)
+# outside any tag (else that stretch is tokenized tag by tag with _SKIP_HTML). A comment is
+# matched whole when it closes: a page full of comments then costs one regex step per comment
+# (the scan still proves each one starts outside any tag).
+def _risky(trie: Callable[[Iterable[str]], str]) -> re.Pattern[str]:
+    return re.compile(
+        r"<(?:!(?:--(?P<comment_end>>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)?"
+        rf"|[dD][oO][cC][tT][yY][pP][eE])|/(?:{trie(_TOP_END_NAMES)})|{trie(_TOP_START_NAMES)})"
+    )
 
 
-# A comment is matched whole when it closes: a page full of comments then costs one regex step
-# per comment (the scan still proves each one starts outside any tag).
-_RISKY = re.compile(
-    r"<(?:!(?:--(?P<comment_end>>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)?"
-    rf"|[dD][oO][cC][tT][yY][pP][eE])|/(?:{_lower_case_trie(_TOP_END_NAMES)})"
-    rf"|{_lower_case_trie(_TOP_START_NAMES)})"
-)
-_RISKY_ANY_CASE = re.compile(
-    rf"<(?:/(?:{'|'.join(_TOP_END_NAMES)})|(?:{'|'.join(_TOP_START_NAMES)})){_NAME_END}",
-    re.IGNORECASE,
-)
-
-
+_RISKY = _risky(_lower_case_trie)
 # The same search, case-blind: slower per "<", but cheaper on pages whose tags are all in capitals
-# (hand-written legacy HTML) than checking every capital one by one.
-def _case_blind_trie(names: Iterable[str]) -> str:
-    """A trie like :func:`_lower_case_trie` whose letters are ``[xX]`` classes: the regex engine
-    rejects those at once too, where case-blind literals would be tried one by one."""
-    groups: dict[str, list[str]] = {}
-    for name in names:
-        groups.setdefault(name[0], []).append(name[1:])
-    parts = []
-    for first, rests in sorted(groups.items()):
-        longer = [rest for rest in rests if rest]
-        branches = [_NAME_END] if "" in rests else []
-        if longer:
-            branches.append(_case_blind_trie(longer))
-        letter = f"[{first}{first.upper()}]" if first.isalpha() else re.escape(first)
-        parts.append(f"{letter}(?:{'|'.join(branches)})")
-    return "|".join(parts)
-
-
-_RISKY_CASE_BLIND = re.compile(
-    r"<(?:!(?:--(?P<comment_end>>|->|[^-]*+(?:-(?!-!?>)[^-]*+)*+--!?>)?"
-    rf"|[dD][oO][cC][tT][yY][pP][eE])|/(?:{_case_blind_trie(_TOP_END_NAMES)})"
-    rf"|{_case_blind_trie(_TOP_START_NAMES)})"
-)
+# (hand-written legacy HTML) than checking every capital one by one. It also decides the single
+# capitals that _RISKY only flags.
+_RISKY_CASE_BLIND = _risky(_case_blind_trie)
 _CAPITALS_BEFORE_CASE_BLIND = 16
 # Going on with a search that stopped this far behind costs more than starting a new one.
 _RESTART_DISTANCE = 1024
@@ -263,7 +259,7 @@ class _RiskySearch:
                     return self.next_from(pos)
                 continue  # inside something the scan has stepped over
             capital = "A" <= text[end - 1] <= "Z" and text[lt + 1] != "!"
-            if capital and self._pattern is _RISKY and not _RISKY_ANY_CASE.match(text, lt):
+            if capital and self._pattern is _RISKY and not _RISKY_CASE_BLIND.match(text, lt):
                 # A capital where a risky name could go on, and it is not one: decided
                 # case-blind, here only, unless the page is full of them.
                 self._capitals += 1
@@ -494,7 +490,7 @@ class _Nesting:
     def _open_html_element_in_point(self, name: str) -> None:
         """An HTML start tag inside an svg/MathML integration point: the browser opens an HTML
         element there, and while one is open the point's own end tag is ignored."""
-        open_here = {tag for _kind, tag in self._elements_in_point()}
+        open_here = self._open_in_point()
         if name == "form" or _IMPLICIT_CLOSES.get(name, frozenset()) & open_here:
             # <p><div>, <li><li>, <a><a>, table parts...: the "in body" rules close or rearrange
             # open elements here (and <form> depends on a form open anywhere): not followed.
@@ -505,13 +501,14 @@ class _Nesting:
             return  # nothing stays open (raw-text content and end tag are stepped over by scan)
         self.stack.append(("element", name))
 
-    def _elements_in_point(self) -> list[tuple[str, str]]:
-        elements = []
+    def _open_in_point(self) -> set[str]:
+        """Names of the HTML elements open inside the current integration point."""
+        names = set()
         for kind, tag in reversed(self.stack):
             if kind != "element":
                 break
-            elements.append((kind, tag))
-        return elements
+            names.add(tag)
+        return names
 
     def _leave_foreign(self) -> None:
         while self.stack and self.stack[-1][0] == "foreign":
@@ -525,7 +522,7 @@ class _Nesting:
             # element below the current one reshuffles (adoption agency): not followed.
             if name == self.stack[-1][1]:
                 self.stack.pop()
-            elif name in {tag for _kind, tag in self._elements_in_point()}:
+            elif name in self._open_in_point():
                 self.uncertain = True
             elif name == "template":
                 self._close_template()  # not scope-bound: closes a template around the svg
@@ -540,7 +537,7 @@ class _Nesting:
             return
         # The current node is an svg/MathML element or an integration point: the rules for
         # foreign content pop to the nearest open svg/MathML element of that name.
-        at_point = self.stack[-1][0] == "html"
+        at_point = self.at_integration_point
         if not at_point and name in ("p", "br"):  # these leave foreign content (HTML standard)
             self._leave_foreign()
             return
@@ -652,11 +649,11 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
             pos = close + 1
             continue
         parsed = _always(_TAG.match(text, name_start))
-        if parsed.group(3) is None:
+        if parsed.group("close") is None:
             result.eof_state = "tag"
             break
         end = parsed.end()
-        name = parsed.group(1).lower()
+        name = parsed.group("name").lower()
         if not stack and name not in (_TOP_END_SET if is_end else _TOP_START_SET):
             pos = end  # e.g. <DIV>, where a capital stopped the skip: changes nothing
             continue
@@ -709,7 +706,7 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
 
 def _self_closing(parsed: re.Match[str]) -> bool:
     """Whether a start tag matched by ``_TAG`` (and closed by its ">") is self-closing."""
-    separator_end = parsed.end(2)
+    separator_end = parsed.end("separator")
     return separator_end == parsed.end() - 1 and parsed.string[separator_end - 1] == "/"
 
 
@@ -724,7 +721,7 @@ def _plain_svg_end(text: str, content_start: int) -> tuple[int, int] | None:
     if text[stop : stop + 5].lower() != "</svg":
         return None
     parsed = _always(_TAG.match(text, stop + 2))
-    if parsed.group(3) is None or parsed.group(1).lower() != "svg":
+    if parsed.group("close") is None or parsed.group("name").lower() != "svg":
         return None
     return stop, parsed.end()
 
