@@ -622,19 +622,13 @@ def scan(text: str, *, jump: bool = True) -> ScanResult:
                     break
                 pos = close + 3
                 continue
-            close = text.find(">", lt + 2)  # DOCTYPE or a bogus comment
-            if close < 0:
-                result.eof_state = "comment"
-                break
-            if not tags and text[lt + 2 : lt + 9].lower() == "doctype":
-                result.doctype_end = close + 1
-            pos = close + 1
-            continue
-        if nxt == "?":
+        if nxt in "!?":  # a DOCTYPE, or a bogus comment ("<!x", "<?php"): ends at the first ">"
             close = text.find(">", lt + 2)
             if close < 0:
                 result.eof_state = "comment"
                 break
+            if nxt == "!" and not tags and text[lt + 2 : lt + 9].lower() == "doctype":
+                result.doctype_end = close + 1
             pos = close + 1
             continue
         is_end = nxt == "/"
