@@ -120,37 +120,26 @@ MKDOCS_COMMON = """\
           - Setup: guide/setup.md
 """
 
+# MkDocs' two built-in themes get the same extensions.
+_BUILT_IN_THEME = """\
+        theme:
+          name: {name}
+        markdown_extensions:
+          - admonition
+          - attr_list
+          - md_in_html
+          - tables
+          - toc:
+              permalink: true
+          - footnotes
+          - def_list
+        plugins:
+          - search
+    """
+
 MKDOCS_CONFIGS = {
-    "mkdocs": """\
-        theme:
-          name: mkdocs
-        markdown_extensions:
-          - admonition
-          - attr_list
-          - md_in_html
-          - tables
-          - toc:
-              permalink: true
-          - footnotes
-          - def_list
-        plugins:
-          - search
-    """,
-    "readthedocs": """\
-        theme:
-          name: readthedocs
-        markdown_extensions:
-          - admonition
-          - attr_list
-          - md_in_html
-          - tables
-          - toc:
-              permalink: true
-          - footnotes
-          - def_list
-        plugins:
-          - search
-    """,
+    "mkdocs": _BUILT_IN_THEME.format(name="mkdocs"),
+    "readthedocs": _BUILT_IN_THEME.format(name="readthedocs"),
     "material": """\
         theme:
           name: material
