@@ -36,7 +36,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 from . import __version__
 from .charset import detect
-from .config import SETTING_NAMES, ConfigError, TrackingConfig
+from .config import SETTING_NAMES, ConfigError, TrackingConfig, validate_bool
 from .inject import (
     MARKER_ATTRIBUTE,
     NOT_A_PAGE,
@@ -45,7 +45,7 @@ from .inject import (
     inject_bytes,
     scan,
 )
-from .snippet import browser_script, render_snippet
+from .snippet import browser_script, csp_hashes, render_snippet, root_for, write_script_files
 
 PROG = "aae-tracking"
 PAGE_SUFFIXES = (".html", ".htm")
@@ -434,9 +434,12 @@ def inject_file(root: str, page: str, snippet: Snippet) -> InjectOutcome:
     return InjectOutcome(page, UPDATED)
 
 
-def inject_pages(root: str, pages: list[str], snippet: Snippet) -> list[InjectOutcome]:
-    """Worker task: inject a chunk of pages (module level and plain arguments, so it pickles)."""
-    return [inject_file(root, page, snippet) for page in pages]
+def inject_pages(root: str, pages: list[str], config: TrackingConfig) -> list[InjectOutcome]:
+    """Worker task: inject a chunk of pages (module level and plain arguments, so it pickles).
+
+    Each page gets the tags for its depth (the external mode's ``src`` is relative to the page).
+    """
+    return [inject_file(root, page, render_snippet(config, root_for(page))) for page in pages]
 
 
 def inject_summary(outcomes: Sequence[InjectOutcome], files: SiteFiles) -> str:
@@ -463,11 +466,16 @@ def _cmd_inject(args: argparse.Namespace) -> int:
     root = _site_dir(args.site_dir)
     flags = {key: getattr(args, key) for key in SETTING_NAMES}
     config = tracking_config(flags, args.config)
-    snippet = render_snippet(config)
     files = find_site_files(root, args.exclude)
+    if not config.inline_script:  # the pages' src must never point at a missing file
+        try:
+            write_script_files(root, config)
+        except OSError as exc:
+            _warn(f"cannot write the script files into {_show(root)}: {_os_error(exc)}")
+            return 1
     progress = Progress(len(files.pages), enabled=not args.quiet)
     jobs = args.jobs or _cpu_count()
-    outcomes = process_pages(inject_pages, root, files.pages, snippet, jobs=jobs, progress=progress)
+    outcomes = process_pages(inject_pages, root, files.pages, config, jobs=jobs, progress=progress)
     outcomes.sort(key=lambda outcome: outcome.path)
 
     for path, why in files.errors:
@@ -732,11 +740,15 @@ config file (TOML), keys at the top level or in an [aae_tracking] table:
   landing_page_id = "lp_spring_desk"
   campaign_id = "camp_spring_2026"
   api_base_url = "https://api.aae.com"
+  inline_script = false     # optional: strict-CSP mode (default true)
+  track_automation = false  # optional (default false)
+  batch = false             # optional (default false)
 
 examples:
   hugo && aae-tracking inject public --config tracking.toml
   bundle exec jekyll build && aae-tracking inject _site --config tracking.toml
   aae-tracking inject _site --config tracking.toml --campaign-id camp_autumn_2026
+  aae-tracking inject public --config tracking.toml --no-inline-script
 
 Pages that cannot be tracked safely are left byte-for-byte as they were, with a
 warning. Running inject again is safe: up-to-date pages are not rewritten, and a
@@ -760,6 +772,22 @@ examples:
   aae-tracking check public --json > tracking-report.json
 
 Exit status: 0 every page (not ignored) is tracked, 1 some page fails, 2 usage error.
+"""
+
+
+_CSP_EPILOG = """\
+output: one line, the sources to add to script-src, e.g.
+  'sha256-...' 'sha256-...'
+
+examples:
+  aae-tracking csp-hashes
+  aae-tracking csp-hashes --config tracking.toml
+  echo "Content-Security-Policy: script-src 'self' $(aae-tracking csp-hashes)"
+
+The hashes change when aae-tracking-plugins is upgraded: print them again after every
+upgrade, or use strict-CSP mode (inject --no-inline-script), which needs only 'self'.
+Purchase calls (render_purchase_call) are inline scripts with per-order data: they
+cannot be allowed by a fixed hash; see docs/purchase.md.
 """
 
 
@@ -796,10 +824,29 @@ def build_parser() -> argparse.ArgumentParser:
         "for localhost only); events go to URL/api/v1/landing-pages/events",
     )
     inject.add_argument(
+        "--inline-script",
+        action=argparse.BooleanOptionalAction,
+        help="--no-inline-script: strict Content-Security-Policy mode: write the scripts as "
+        "hashed files into SITE_DIR/aae-tracking/ and load them with src and integrity, no "
+        "inline script (default: inline scripts; see 'aae-tracking csp-hashes')",
+    )
+    inject.add_argument(
+        "--track-automation",
+        action=argparse.BooleanOptionalAction,
+        help="also track browsers driven by automation (navigator.webdriver), e.g. in your "
+        "own end-to-end tests (default: not tracked)",
+    )
+    inject.add_argument(
+        "--batch",
+        action=argparse.BooleanOptionalAction,
+        help='send several events per request as {"events": [...]} (default: one per request)',
+    )
+    inject.add_argument(
         "--config",
         metavar="FILE",
-        help="TOML file with landing_page_id, campaign_id, api_base_url (top-level keys or an "
-        "[aae_tracking] table); flags given on the command line override it",
+        help="TOML file with the settings (the names of the flags above with '_': "
+        "landing_page_id, campaign_id, api_base_url, inline_script, track_automation, batch; "
+        "top-level keys or an [aae_tracking] table); flags given on the command line override it",
     )
     inject.add_argument(
         "--exclude",
@@ -850,7 +897,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--quiet", "-q", action="store_true", help="no progress display")
     check.set_defaults(handler=_cmd_check)
+
+    hashes = commands.add_parser(
+        "csp-hashes",
+        help="print the Content-Security-Policy hashes of the inline scripts",
+        description="Print the 'sha256-...' sources a Content-Security-Policy script-src must\n"
+        "allow for the inline scripts that inject (and the MkDocs and Pelican plugins) put into\n"
+        "pages. They depend on this version and the batch setting only, not on ids or URLs.",
+        epilog=_CSP_EPILOG,
+        formatter_class=_FORMATTER,
+    )
+    hashes.add_argument(
+        "--batch",
+        action=argparse.BooleanOptionalAction,
+        help="hashes for the batch tracker (default: the batch setting of --config, else off)",
+    )
+    hashes.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the TOML settings file given to inject (only batch and inline_script are read)",
+    )
+    hashes.set_defaults(handler=_cmd_csp_hashes)
     return parser
+
+
+def _cmd_csp_hashes(args: argparse.Namespace) -> int:
+    settings: dict[str, object] = {}
+    if args.config is not None:
+        settings = read_config_file(args.config)
+    for key in ("batch", "inline_script"):
+        if key in settings:
+            try:
+                validate_bool(key, settings[key])
+            except ConfigError as exc:
+                raise UsageError(f"{args.config}: {exc}") from None
+    batch = args.batch if args.batch is not None else settings.get("batch", False)
+    if settings.get("inline_script") is False:
+        _warn(
+            f"{args.config} sets inline_script = false: the pages carry no inline script, "
+            "so script-src 'self' is enough; the hashes below are for the inline mode"
+        )
+    config = TrackingConfig("lp", "https://api.invalid", batch=bool(batch))
+    print(" ".join(source for _script, source in csp_hashes(config)))
+    return 0
 
 
 def _exit_status(code: object) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 EVENTS_PATH = "/api/v1/landing-pages/events"
@@ -19,7 +19,16 @@ EVENTS_PATH = "/api/v1/landing-pages/events"
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 ID_RULE = "1-64 characters: letters, digits, '_', '-', '.', ':' (starting with a letter or digit)"
 
-SETTING_NAMES = ("landing_page_id", "campaign_id", "api_base_url")
+#: On/off settings and their defaults (see docs/configure-*.md and docs/security-privacy.md).
+#: ``inline_script``: false writes the scripts as hashed files loaded with ``src`` + ``integrity``
+#: (strict Content-Security-Policy). ``track_automation``: also track browsers driven by
+#: automation (``navigator.webdriver``). ``batch``: several events per request.
+BOOLEAN_SETTINGS: Mapping[str, bool] = {
+    "inline_script": True,
+    "track_automation": False,
+    "batch": False,
+}
+SETTING_NAMES = ("landing_page_id", "campaign_id", "api_base_url", *BOOLEAN_SETTINGS)
 
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -46,6 +55,22 @@ def validate_id(setting: str, value: object) -> str:
         raise ConfigError(setting, f"must be a text identifier, got {_show(value)}")
     if not ID_PATTERN.fullmatch(value):
         raise ConfigError(setting, f"must be a short identifier ({ID_RULE}), got {_show(value)}")
+    return value
+
+
+def validate_bool(setting: str, value: object) -> bool:
+    """``value`` if it is a real boolean (YAML/TOML ``true``/``false``, Python ``True``/``False``).
+
+    Text such as ``"false"`` and numbers are refused rather than guessed at: ``"false"`` is true
+    in Python, so accepting it would silently do the opposite of what was written.
+
+    Raises:
+        ConfigError: ``value`` is not a bool.
+    """
+    if not isinstance(value, bool):
+        raise ConfigError(
+            setting, f"must be a boolean (true or false, not text or a number), got {_show(value)}"
+        )
     return value
 
 
@@ -100,6 +125,12 @@ class TrackingConfig:
     landing_page_id: str
     api_base_url: str
     campaign_id: str | None = None
+    #: False: strict-CSP mode, the scripts are external hashed files with ``integrity``.
+    inline_script: bool = True
+    #: True: also track browsers that report ``navigator.webdriver`` (automation, test suites).
+    track_automation: bool = False
+    #: True: the tracker sends several events per request as ``{"events": [...]}``.
+    batch: bool = False
 
     def __post_init__(self) -> None:
         # Normalise (ids as text, no trailing slash) while keeping the dataclass frozen.
@@ -108,6 +139,8 @@ class TrackingConfig:
         if self.campaign_id is not None:
             set_field(self, "campaign_id", validate_id("campaign_id", self.campaign_id))
         set_field(self, "api_base_url", validate_api_base_url(self.api_base_url))
+        for setting in BOOLEAN_SETTINGS:
+            validate_bool(setting, getattr(self, setting))
 
     @property
     def events_url(self) -> str:
@@ -116,6 +149,8 @@ class TrackingConfig:
     @classmethod
     def from_mapping(cls, settings: Mapping[str, object], *, where: str = "") -> TrackingConfig:
         """Build from a settings mapping (mkdocs.yml options, Pelican's dict, a config file).
+
+        Keys are :data:`SETTING_NAMES`; ``None`` (or ``""`` for ids) means "not set".
 
         ``where`` prefixes every setting name in errors, e.g. ``"AAE_TRACKING"`` gives
         ``AAE_TRACKING['campaign_id']: must be ...``.
@@ -134,11 +169,14 @@ class TrackingConfig:
             if settings.get(required) in (None, ""):
                 raise ConfigError(name(required), "is required but not set")
         campaign = settings.get("campaign_id")
+        # An unset (None) switch keeps its default; MkDocs passes every option, set or not.
+        switches = {key: settings[key] for key in BOOLEAN_SETTINGS if settings.get(key) is not None}
         try:
             return cls(
                 landing_page_id=settings["landing_page_id"],  # type: ignore[arg-type]
                 api_base_url=settings["api_base_url"],  # type: ignore[arg-type]
                 campaign_id=None if campaign in (None, "") else campaign,  # type: ignore[arg-type]
+                **switches,  # type: ignore[arg-type]
             )
         except ConfigError as exc:
             raise ConfigError(name(exc.setting), str(exc).split(": ", 1)[1]) from None
@@ -170,4 +208,4 @@ class TrackingConfig:
             campaign = checked("campaign_id", campaign_id)
         if (landing, campaign) == (self.landing_page_id, self.campaign_id):
             return self
-        return TrackingConfig(landing, self.api_base_url, campaign)
+        return replace(self, landing_page_id=landing, campaign_id=campaign)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import jinja2
 from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
@@ -13,9 +15,9 @@ from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
-from .config import ConfigError, TrackingConfig
+from .config import SETTING_NAMES, ConfigError, TrackingConfig
 from .inject import InjectionResult, Snippet, inject, inject_bytes
-from .snippet import render_head_stub, render_tracker_tag
+from .snippet import render_page_marker, render_snippet, root_for, write_script_files
 
 # Messages read "aae-tracking: ...", like the errors and the Pelican adapter's messages.
 log = get_plugin_logger("aae-tracking")
@@ -30,6 +32,10 @@ class AaeTrackingConfig(base.Config):
     landing_page_id = c.Optional(c.Type((str, int)))
     campaign_id = c.Optional(c.Type((str, int)))
     api_base_url = c.Optional(c.Type(str))
+    # Any value: TrackingConfig accepts only real booleans, with its own one-line message.
+    inline_script = c.Optional(c.Type(object))
+    track_automation = c.Optional(c.Type(object))
+    batch = c.Optional(c.Type(object))
     enabled = c.Type(bool, default=True)
     #: Also track hand-written .html files copied from docs_dir as they are.
     static_html = c.Type(bool, default=True)
@@ -40,21 +46,26 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
 
     def __init__(self) -> None:
         self.tracking: TrackingConfig | None = None
-        self._head_stub = ""
+        #: Material's instant navigation: opted-out pages get the tags too (their marker is "off").
+        self._instant = False
+        #: Where theme templates such as 404.html (served at any depth) find the site root.
+        self._site_path = "/"
         self._static_pages: list[str] = []
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         if not self.config.enabled:
             self.tracking = None
             return config
-        settings = {
-            key: self.config[key] for key in ("landing_page_id", "campaign_id", "api_base_url")
-        }
+        settings = {key: self.config[key] for key in SETTING_NAMES}
         try:
             self.tracking = TrackingConfig.from_mapping(settings)
         except ConfigError as exc:
             raise PluginError(f"aae-tracking: plugin option {exc}") from None
-        self._head_stub = render_head_stub()
+        # Read the theme the way mkdocs-material's own plugins do.
+        features = config.theme.get("features") or []
+        self._instant = config.theme.name == "material" and "navigation.instant" in features
+        site_path = urlsplit(config.site_url or "").path
+        self._site_path = site_path if site_path.endswith("/") else site_path + "/"
         return config
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files | None:
@@ -65,8 +76,33 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         ]
         return files
 
-    def _snippet(self, tracking: TrackingConfig) -> Snippet:
-        return Snippet(self._head_stub, render_tracker_tag(tracking))
+    def _snippet(self, tracking: TrackingConfig, dest_uri: str | None) -> Snippet:
+        """The tags for a page written at ``dest_uri`` (``None``: served at any depth)."""
+        root = self._site_path if dest_uri is None else root_for(dest_uri)
+        return render_snippet(tracking, root)
+
+    def on_env(
+        self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files
+    ) -> jinja2.Environment | None:
+        # After MkDocs cleaned site_dir, before any page: `mkdocs serve` serves the files too.
+        if self.tracking is not None and not self.tracking.inline_script:
+            try:
+                write_script_files(config.site_dir, self.tracking)
+            except OSError as exc:
+                raise PluginError(
+                    f"aae-tracking: cannot write the script files into {config.site_dir}: {exc}"
+                ) from None
+        return env
+
+    @event_priority(_LAST)
+    def on_page_content(
+        self, html: str, *, page: Page, config: MkDocsConfig, files: Files
+    ) -> str | None:
+        # Inside the content Material swaps on instant navigation: the tracker reads the
+        # current page's settings (or "off") from it at every PageView and click.
+        if self.tracking is None:
+            return html
+        return html + render_page_marker(self._page_tracking(page))
 
     def _report(self, where: str, result: InjectionResult) -> str:
         if result.worth_a_warning:
@@ -79,8 +115,13 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
             return output
         tracking = self._page_tracking(page)
         if tracking is None:
-            return output
-        return self._report(page.file.src_uri, inject(output, self._snippet(tracking)))
+            if not self._instant:
+                return output
+            # A visit may start here and go on by instant navigation: load the tracker with the
+            # site settings; the page's "off" marker keeps this page itself silent.
+            tracking = self.tracking
+        snippet = self._snippet(tracking, page.file.dest_uri)
+        return self._report(page.file.src_uri, inject(output, snippet))
 
     def _page_tracking(self, page: Page) -> TrackingConfig | None:
         assert self.tracking is not None
@@ -115,14 +156,15 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         # Theme templates include 404.html, but also sitemap.xml: only HTML gets a tracker.
         if self.tracking is None or not template_name.lower().endswith((".html", ".htm")):
             return output_content
-        return self._report(template_name, inject(output_content, self._snippet(self.tracking)))
+        snippet = self._snippet(self.tracking, None)
+        return self._report(template_name, inject(output_content, snippet))
 
     @event_priority(_LAST)
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         if self.tracking is None or not self.config.static_html:
             return
-        snippet = self._snippet(self.tracking)
         for dest_uri in self._static_pages:
+            snippet = self._snippet(self.tracking, dest_uri)
             path = Path(config.site_dir, dest_uri)
             try:
                 original = path.read_bytes()

@@ -3,6 +3,8 @@
 Registered by namespace plugin ``pelican.plugins.aae_tracking`` (``PLUGINS = ["aae_tracking"]``).
 Pages are tracked in ``content_written``, right after Pelican writes each rendered file: articles,
 pages, indexes and their pagination, tags, categories, authors, archives and direct templates.
+With ``inline_script: False`` the script files are written into ``OUTPUT_PATH/aae-tracking/`` when
+the first page of a build is written, and checked again on ``finalized``.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import pelican.plugins.signals as signals
 
 from .config import ConfigError, TrackingConfig
-from .inject import Snippet, inject
-from .snippet import render_head_stub, render_tracker_tag
+from .inject import inject
+from .snippet import render_snippet, root_for, write_script_files
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +43,12 @@ def _stop_build(error: AaeTrackingError) -> NoReturn:
     raise SystemExit(f"CRITICAL {error}") from None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Build:
     tracking: TrackingConfig
-    head_stub: str
+    output_path: str
+    #: The external mode's script files are in place for this run (reset on ``finalized``).
+    files_written: bool = field(default=False)
 
 
 # One entry per output directory: several Pelican instances may share a process (tests, autoreload).
@@ -85,7 +89,21 @@ def on_initialized(pelican: Any) -> None:
             SETTING,
         )
         return
-    _builds[key] = _Build(tracking, render_head_stub())
+    _builds[key] = _Build(tracking, key)
+
+
+def _write_files(build: _Build) -> None:
+    if build.tracking.inline_script or build.files_written:
+        return
+    try:
+        write_script_files(build.output_path, build.tracking)
+    except OSError as exc:
+        _stop_build(
+            AaeTrackingError(
+                f"aae-tracking: cannot write the script files into {build.output_path}: {exc}"
+            )
+        )
+    build.files_written = True
 
 
 def _page_tracking(base: TrackingConfig, context: Mapping[str, Any]) -> TrackingConfig | None:
@@ -126,9 +144,11 @@ def on_content_written(path: str, context: Mapping[str, Any] | None = None) -> N
         _stop_build(error)
     if tracking is None:
         return
+    _write_files(build)
     with open(path, "rb") as handle:
         original = handle.read().decode("utf-8")
-    result = inject(original, Snippet(build.head_stub, render_tracker_tag(tracking)))
+    root = root_for(os.path.relpath(os.path.realpath(path), build.output_path))
+    result = inject(original, render_snippet(tracking, root))
     if result.skipped_reason is not None:
         if result.worth_a_warning:
             logger.warning("aae-tracking: %s left untracked: %s", path, result.skipped_reason)
@@ -137,6 +157,17 @@ def on_content_written(path: str, context: Mapping[str, Any] | None = None) -> N
         handle.write(result.html.encode("utf-8"))
 
 
+def on_finalized(pelican: Any) -> None:
+    """End of a build: make sure the script files exist (also when no page was written)."""
+    build = _builds.get(_output_key(pelican.settings))
+    if build is None:
+        return
+    build.files_written = False
+    _write_files(build)
+    build.files_written = False  # check again in the next --autoreload run
+
+
 def register() -> None:
     signals.initialized.connect(on_initialized)
     signals.content_written.connect(on_content_written)
+    signals.finalized.connect(on_finalized)

@@ -1,14 +1,27 @@
 """Render the tags that go into pages from the Jinja2 templates and the built browser scripts.
 
 Config values only ever reach the page as HTML-escaped attribute values (read by the tracker from
-``document.currentScript.dataset``) or as ``tojson`` data, never as code, so no value can end the
+its tag's ``data-*`` attributes) or as ``tojson`` data, never as code, so no value can end the
 ``<script>`` element or run as JavaScript.
+
+Two modes (``TrackingConfig.inline_script``; the tags are the contract with the browser script):
+
+- inline (default): ``<script data-aae-tracking="stub">STUB</script>`` in ``<head>`` and
+  ``<script data-aae-tracking="tracker" data-...>TRACKER</script>`` at the end of ``<body>``. A
+  Content-Security-Policy allows them with the hashes from :func:`csp_hashes`.
+- external (``inline_script: false``, for ``script-src 'self'``): the same tags with
+  ``src="ROOT/aae-tracking/NAME.HASH.js" integrity="sha384-..."`` (the tracker also ``defer``) and
+  no script text; the files come from :func:`script_files` / :func:`write_script_files`.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
+import os
 import re
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib.resources import files
 
@@ -21,6 +34,11 @@ from .inject import MARKER_ATTRIBUTE, Snippet
 # Inline script text must never contain these: each would end or re-mode the <script> element.
 _UNSAFE_IN_SCRIPT = re.compile(r"</script|<script|<!--", re.IGNORECASE)
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
+
+#: The directory, under the site root, that holds the script files of the external mode.
+SCRIPT_DIR = "aae-tracking"
+#: Marker attribute of the hidden per-page settings element (MkDocs; see docs/configure-mkdocs.md).
+PAGE_MARKER_ATTRIBUTE = "data-aae-page"
 
 
 @cache
@@ -44,22 +62,137 @@ def browser_script(name: str) -> Markup:
     return Markup(text)
 
 
+def tracker_variant(config: TrackingConfig) -> str:
+    """The name of the built tracker a site ships: ``"tracker.batch"`` with ``batch``."""
+    return "tracker.batch" if config.batch else "tracker"
+
+
+@dataclass(frozen=True)
+class ScriptFile:
+    """A browser script as the external mode writes it: ``SCRIPT_DIR/name`` holding ``data``.
+
+    ``name`` is ``SCRIPT.HASH.js`` (HASH: the first 10 hex digits of the data's SHA-256), so a new
+    version gets a new name and no cache can serve a stale copy; ``integrity`` is the Subresource
+    Integrity value (``sha384-`` + base64) the tags carry.
+    """
+
+    name: str
+    data: bytes
+    integrity: str
+
+
+@cache
+def script_file(script: str) -> ScriptFile:
+    """The file for the built script ``script`` (``"stub"``, ``"tracker"``, ``"tracker.batch"``).
+
+    Raises ``OSError`` if the package lacks ``static/{script}.min.js``.
+    """
+    data = str(browser_script(script)).encode("utf-8")
+    digest = hashlib.sha256(data).hexdigest()[:10]
+    integrity = "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode("ascii")
+    return ScriptFile(f"{script}.{digest}.js", data, integrity)
+
+
+def script_files(config: TrackingConfig) -> tuple[ScriptFile, ScriptFile]:
+    """The stub and tracker files the external mode needs for ``config`` (stub first)."""
+    return script_file("stub"), script_file(tracker_variant(config))
+
+
+def write_script_files(site_root: str | os.PathLike[str], config: TrackingConfig) -> list[str]:
+    """Write :func:`script_files` into ``site_root/aae-tracking/``; return the paths written.
+
+    A file already there with the same bytes is left alone (so rebuilds do not touch it). Files
+    of other versions are kept: pages cached elsewhere may still load them. Raises ``OSError``
+    when the directory or a file cannot be written.
+    """
+    directory = os.path.join(site_root, SCRIPT_DIR)
+    os.makedirs(directory, exist_ok=True)
+    written = []
+    for file in script_files(config):
+        path = os.path.join(directory, file.name)
+        try:
+            with open(path, "rb") as existing:
+                if existing.read() == file.data:
+                    continue
+        except OSError:
+            pass
+        with open(path, "wb") as output:
+            output.write(file.data)
+        written.append(path)
+    return written
+
+
+def root_for(page_path: str) -> str:
+    """The relative URL from a page to the site root, for the page's path inside the site.
+
+    ``"index.html"`` -> ``""``, ``"offer/index.html"`` -> ``"../"``, ``"a/b/c.html"`` ->
+    ``"../../"``. ``page_path`` is where the file is written (MkDocs ``dest_uri``, a path
+    relative to Pelican's output or the CLI's SITE_DIR), with ``/`` or ``os.sep`` separators.
+    """
+    parts = [part for part in page_path.replace(os.sep, "/").split("/") if part not in ("", ".")]
+    return "../" * max(len(parts) - 1, 0)
+
+
+def csp_hashes(config: TrackingConfig) -> list[tuple[str, str]]:
+    """``(script, "'sha256-...'")`` for each inline script the inline mode puts in every page.
+
+    The hash covers the exact script text of the tags :func:`render_snippet` renders, as a
+    browser computes it for a Content-Security-Policy ``script-src`` source (CSP Level 3,
+    "hash-source"). Ids and URLs live in attributes, so only ``batch`` changes the hashes.
+    """
+    hashes = []
+    for script in ("stub", tracker_variant(config)):
+        digest = hashlib.sha256(str(browser_script(script)).encode("utf-8")).digest()
+        hashes.append((script, "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"))
+    return hashes
+
+
 def _render(template: str, **values: object) -> str:
     return _environment().get_template(template).render(marker=MARKER_ATTRIBUTE, **values)
 
 
-@cache
-def render_head_stub() -> str:
-    return _render("head_stub.html.j2", stub_js=browser_script("stub"))
+def _external(script: str, root: str) -> dict[str, object]:
+    if root and not root.endswith("/"):
+        raise ValueError(f"root must be empty or end with '/', got {root!r}")
+    file = script_file(script)
+    return {"src": f"{root}{SCRIPT_DIR}/{file.name}", "integrity": file.integrity}
 
 
-@lru_cache(maxsize=256)  # one render per distinct config, not one per page
-def render_tracker_tag(config: TrackingConfig) -> str:
-    return _render("tracker_tag.html.j2", config=config, tracker_js=browser_script("tracker"))
+@lru_cache(maxsize=256)
+def render_head_stub(config: TrackingConfig | None = None, root: str = "") -> str:
+    """The ``<head>`` stub tag: inline, or (``config.inline_script`` false) loaded from ``root``.
+
+    ``root`` is the URL from the page to the site root (:func:`root_for`, or an absolute path
+    such as ``"/docs/"``); it only matters in the external mode.
+    """
+    if config is None or config.inline_script:
+        return _render("head_stub.html.j2", stub_js=browser_script("stub"), src=None)
+    return _render("head_stub.html.j2", stub_js="", **_external("stub", root))
 
 
-def render_snippet(config: TrackingConfig) -> Snippet:
-    return Snippet(head=render_head_stub(), body=render_tracker_tag(config))
+@lru_cache(maxsize=256)  # one render per distinct config (and depth), not one per page
+def render_tracker_tag(config: TrackingConfig, root: str = "") -> str:
+    """The tracker tag, ``config`` in its ``data-*`` attributes (see :func:`render_head_stub`)."""
+    variant = tracker_variant(config)
+    if config.inline_script:
+        return _render(
+            "tracker_tag.html.j2", config=config, tracker_js=browser_script(variant), src=None
+        )
+    return _render("tracker_tag.html.j2", config=config, tracker_js="", **_external(variant, root))
+
+
+def render_snippet(config: TrackingConfig, root: str = "") -> Snippet:
+    """Both tags for a page whose way to the site root is ``root`` (external mode only)."""
+    return Snippet(head=render_head_stub(config, root), body=render_tracker_tag(config, root))
+
+
+def render_page_marker(config: TrackingConfig | None) -> str:
+    """The hidden per-page settings element (``None``: the page is opted out, ``"off"``).
+
+    Placed inside the content that themes swap on client-side navigation (Material's instant
+    navigation), so the tracker reads the current page's ids at every PageView and click.
+    """
+    return _render("page_marker.html.j2", attribute=PAGE_MARKER_ATTRIBUTE, config=config)
 
 
 def render_purchase_call(

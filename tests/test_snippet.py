@@ -37,8 +37,16 @@ def scripts_in(page: str) -> list[dict[str, str | None]]:
 
 def tracker_tag_with(landing: str, campaign: str, endpoint: str) -> str:
     """Render the template with raw values, skipping TrackingConfig's validation on purpose."""
-    config = SimpleNamespace(landing_page_id=landing, campaign_id=campaign, events_url=endpoint)
-    return _render("tracker_tag.html.j2", config=config, tracker_js=browser_script("tracker"))
+    config = SimpleNamespace(
+        landing_page_id=landing,
+        campaign_id=campaign,
+        events_url=endpoint,
+        track_automation=False,
+        batch=False,
+    )
+    return _render(
+        "tracker_tag.html.j2", config=config, tracker_js=browser_script("tracker"), src=None
+    )
 
 
 @pytest.mark.parametrize("value", HOSTILE)
@@ -79,7 +87,10 @@ def run_in_node(script_text: str) -> object:
     if node is None:
         pytest.fail("node is required (make test installs it)")
     program = (
-        "const window = globalThis;\n" + script_text + "\n"
+        "const window = globalThis;\n"
+        # What the stub may read of the page it runs in.
+        "globalThis.location = {href: 'https://example.com/'};\n"
+        "globalThis.document = {referrer: ''};\n" + script_text + "\n"
         "process.stdout.write(JSON.stringify(window.AAE_TRACKING.q));"
     )
     result = subprocess.run([node, "-e", program], capture_output=True, text=True, check=True)
