@@ -1,5 +1,5 @@
-// Flat config. The tracker sources are classic (non-module) browser scripts
-// inlined into HTML; ES2017 is the floor we target.
+// Flat config. The tracker sources are ES modules, bundled by
+// scripts/build_js.mjs into classic scripts; ES2017 is the floor we target.
 const js = require("@eslint/js");
 const globals = require("globals");
 
@@ -9,8 +9,9 @@ module.exports = [
     files: ["aae_tracking_plugins/js/**/*.js"],
     languageOptions: {
       ecmaVersion: 2017,
-      sourceType: "script",
-      globals: { ...globals.browser }
+      sourceType: "module",
+      // BATCH: a compile-time feature flag (scripts/build_js.mjs VARIANTS).
+      globals: { ...globals.browser, BATCH: "readonly" }
     },
     rules: {
       // Swallowing errors is the point: the tracker must never throw into the page.

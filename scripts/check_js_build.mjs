@@ -1,89 +1,53 @@
 #!/usr/bin/env node
 // Verifies the committed minified builds in aae_tracking_plugins/static/:
-//  1. they are exactly what `npm run build` produces from the sources now
-//     (rebuilt into a temp dir with the very same command line, read from
-//     package.json, so the two can never drift apart);
+//  1. they are exactly what `npm run build` (scripts/build_js.mjs) produces
+//     from the sources now, rebuilt into a temp dir, file for file;
 //  2. they are safe to inline inside <script>...</script>: no "</script",
 //     "<script" or "<!--" (any case), which would end the element early or
 //     switch the HTML parser into its script-escaped states.
 // Exit code 0 on success, 1 on any problem.
-import { execSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, delimiter, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const OUTPUTS = [
-  "aae_tracking_plugins/static/stub.min.js",
-  "aae_tracking_plugins/static/tracker.min.js",
-];
+const STATIC = "aae_tracking_plugins/static";
 const FORBIDDEN = ["</script", "<script", "<!--"];
 
 const problems = [];
-const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const build = pkg.scripts && pkg.scripts.build;
-if (!build) {
-  console.error("check_js_build: package.json has no \"build\" script");
-  process.exit(1);
-}
-
-// Redirect every `-o <path>` / `--output <path>` of the build command to the
-// temp dir; insist the outputs are exactly the two committed files.
+// Build into a temp dir with the very build the project uses (build_js.mjs).
 const tmp = mkdtempSync(join(tmpdir(), "aae-js-build-"));
-const seen = [];
-const tmpBuild = build.replace(/(\s(?:-o|--output)\s+)(\S+)/g, (_m, flag, out) => {
-  seen.push(out);
-  return flag + JSON.stringify(join(tmp, basename(out)));
-});
-if (seen.slice().sort().join() !== OUTPUTS.slice().sort().join()) {
-  problems.push(`build script outputs ${JSON.stringify(seen)}, expected ${JSON.stringify(OUTPUTS)}`);
-}
-
 let built = false;
 try {
-  if (!problems.length) {
-    try {
-      execSync(tmpBuild, {
-        cwd: root,
-        stdio: ["ignore", "inherit", "inherit"],
-        env: {
-          ...process.env,
-          PATH: join(root, "node_modules", ".bin") + delimiter + (process.env.PATH || ""),
-        },
-      });
-      built = true;
-    } catch (err) {
-      problems.push(`build into ${tmp} failed: ${err.message}`);
-    }
+  try {
+    execFileSync(process.execPath, [join(root, "scripts", "build_js.mjs"), "--out", tmp], {
+      cwd: root,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    built = true;
+  } catch (err) {
+    problems.push(`build into ${tmp} failed: ${err.message}`);
   }
-
-  for (const out of OUTPUTS) {
-    let committed;
-    try {
-      committed = readFileSync(join(root, out));
-    } catch {
-      problems.push(`${out} is missing: run \`npm run build\``);
-      continue;
+  const outputs = built ? readdirSync(tmp).sort() : [];
+  const committed = readdirSync(join(root, STATIC)).filter((f) => f.endsWith(".js")).sort();
+  if (built && outputs.join() !== committed.join()) {
+    problems.push(`${STATIC} holds ${JSON.stringify(committed)}, a build makes ${JSON.stringify(outputs)}`);
+  }
+  for (const name of committed) {
+    const out = `${STATIC}/${name}`;
+    const data = readFileSync(join(root, out));
+    if (built && outputs.includes(name) && !readFileSync(join(tmp, name)).equals(data)) {
+      problems.push(`${out} is stale (differs from a fresh build): run \`npm run build\` and commit it`);
     }
-    if (built) {
-      let fresh = null;
-      try {
-        fresh = readFileSync(join(tmp, basename(out)));
-      } catch {
-        problems.push(`build did not produce ${basename(out)}`);
-      }
-      if (fresh && !fresh.equals(committed)) {
-        problems.push(`${out} is stale (differs from a fresh build): run \`npm run build\` and commit it`);
-      }
-    }
-    const text = committed.toString("utf8").toLowerCase();
+    const text = data.toString("utf8").toLowerCase();
     for (const bad of FORBIDDEN) {
       if (text.includes(bad)) {
         problems.push(`${out} contains "${bad}" (case-insensitive): unsafe to inline in <script>`);
       }
     }
-    console.log(`${out}: ${committed.length} bytes`);
+    console.log(`${out}: ${data.length} bytes`);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });

@@ -23,6 +23,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # Pages see navigator.webdriver as a real visitor's browser shows it (false): the tracker
+    # skips automation unless a site sets track_automation.
+    "--disable-blink-features=AutomationControlled",
 ]
 
 

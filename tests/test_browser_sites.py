@@ -876,10 +876,18 @@ def test_collector_down_does_not_break_the_page(
     page.wait_for_url(site.url(layout.offer))
     page.goto(site.url(layout.thank_you))
     assert page.evaluate("window.AAE_TRACKING.loaded") is True
-    # Every beacon was really attempted (and failed): 3 page views, 2 CTA clicks, 1 purchase.
-    _pump(page, lambda: len(failed) >= 6)
+    # Every event was really attempted (and failed): 3 page views, 2 CTA clicks, 1 purchase.
+    # Events that fail are retried (tests/test_delivery.py), so count them by event_id.
+    def attempted_events() -> list[Event]:
+        by_id = {}
+        for request in failed:
+            event = json.loads(request.post_data or "null")
+            by_id[event["event_id"]] = event
+        return list(by_id.values())
+
+    _pump(page, lambda: len(attempted_events()) >= 6)
     page.wait_for_timeout(QUIET_MS)
-    attempted = [json.loads(request.post_data or "null") for request in failed]
+    attempted = attempted_events()
     assert sorted(e["event_type"] for e in attempted) == [
         "AddToCart",
         "AddToCart",
@@ -921,14 +929,15 @@ def test_collector_refusing_events_breaks_nothing(
     page.click("#sticky-cta")
     page.goto(site.url(site.layout.thank_you))
     assert page.evaluate("window.AAE_TRACKING.loaded") is True
-    # PageView, AddToCart, PageView, Purchase: all answered 503.
+    # PageView, AddToCart, PageView, Purchase: all answered 503 (and retried later, with
+    # backoff: tests/test_delivery.py follows them until they arrive).
     _pump(page, lambda: len(collector.rejected) >= 4)
     page.wait_for_timeout(QUIET_MS)
 
     assert collector.events == []
-    assert collector.rejected == [(503, "collector configured to fail with 503")] * 4
+    assert set(collector.rejected) == {(503, "collector configured to fail with 503")}
     assert [e for e in browser_page.errors if e.startswith("pageerror")] == []
     network = [e for e in browser_page.errors if _is_refused_status(e, 503, site.endpoint)]
     assert [e for e in browser_page.errors if e not in network] == []
-    # One per beacon, except that a line may be lost when its page was already navigated away.
-    assert 1 <= len(network) <= 4
+    # One per request, except that a line may be lost when its page was already navigated away.
+    assert 1 <= len(network) <= len(collector.rejected)

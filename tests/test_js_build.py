@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "aae_tracking_plugins" / "static"
-TRACKER_MAX_BYTES = 4096  # the old in-house tracker was ~3 KB minified
+TRACKER_MAX_BYTES = 7168  # minified; benchmarks/tracker_size.py reports gzip against the target
 STUB_MAX_BYTES = 300
 
 needs_node_modules = pytest.mark.skipif(

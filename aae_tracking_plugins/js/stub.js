@@ -1,6 +1,9 @@
-// AAE tracking stub: inlined early in <head> so pages can call
-// AAE_TRACKING.trackPurchase() before tracker.js (end of <body>) has run.
-// Calls are queued and replayed by the tracker.
+// Head stub, inlined (or loaded) first in <head>, ahead of every other script:
+// - queues AAE_TRACKING.trackPurchase() calls made before the tracker has run;
+// - captures the landing URL and referrer before any page script can tidy the
+//   address bar (history.replaceState removing utm_* parameters, say).
+// The tracker (end of <body>) replays the queue and uses the captured URL for
+// the first PageView.
 (function (w) {
   // Never replace an existing object: the stub may be included twice, or the
   // tracker may already have loaded (its real trackPurchase must survive).
@@ -8,9 +11,11 @@
   var q = [];
   w.AAE_TRACKING = {
     q: q,
+    u: location.href,
+    r: document.referrer,
     // Uses the closure, not `this`, so a detached reference still queues.
     trackPurchase: function () {
-      q.push(["trackPurchase", Array.prototype.slice.call(arguments)]);
+      q.push(["trackPurchase", [].slice.call(arguments)]);
     }
   };
 })(window);
