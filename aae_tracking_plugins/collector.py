@@ -1,32 +1,41 @@
 """Local development collector for landing-page tracking events.
 
-The inline tracker POSTs events to ``{api_base_url}/api/v1/landing-pages/events``
-with ``navigator.sendBeacon`` (``Content-Type: text/plain;charset=UTF-8``) or a
-``fetch(..., {keepalive: true, mode: "no-cors"})`` fallback.  This module is a
-small, dependency-free stand-in for the real API:
+The tracker POSTs events to ``{api_base_url}/api/v1/landing-pages/events`` as a
+``text/plain`` JSON body (CORS-simple: no preflight), normally with
+``fetch(..., {keepalive: true})`` in CORS mode, which reads the status and
+``Retry-After``, and with ``navigator.sendBeacon`` (``no-cors``) where a beacon
+helps.  This module is a small, dependency-free stand-in for the real API; the
+contract it implements is documented in docs/collector-cors.md:
 
-* :func:`validate_event` checks one event against the wire contract and returns
-  human-readable problems (empty list when valid).
+* :func:`validate_event` checks one event against the wire contract and
+  :func:`validate_payload` a whole body (one event or ``{"events": [...]}``);
+  both return human-readable problems (empty list when valid).
 * :class:`EventCollector` is an HTTP server (stdlib ``ThreadingHTTPServer``) that
-  accepts valid events, answers CORS preflights, and lets tests block until
-  events arrive (:meth:`EventCollector.wait_for`).
+  accepts valid events, de-duplicates them by ``event_id``, answers CORS
+  preflights, can fail on purpose (:meth:`EventCollector.fail`, ``delay``,
+  ``drop_connections``), records every delivery attempt, and lets tests block
+  until events arrive (:meth:`EventCollector.wait_for`).
 * ``python -m aae_tracking_plugins.collector`` runs it from the command line and
-  prints one line per accepted event.
+  prints one line per accepted (or duplicate) event.
 
 HTTP behaviour of ``EVENTS_PATH``:
 
 * ``POST`` with ``text/plain`` or ``application/json`` body (charset UTF-8 or
-  none) of at most 64 KiB: 204 stored, 400 invalid JSON, 413 too large,
-  415 other content type, 422 ``{"errors": [...]}`` for shape problems.
+  none) of at most 64 KiB holding one event or a batch of 1-100: 200
+  ``{"accepted": N, "duplicates": D}`` (repeats of a stored ``event_id`` are
+  acknowledged, not stored), 400 invalid JSON, 413 too large, 415 other content
+  type, 422 ``{"errors": [...]}`` for shape problems (a batch is refused whole,
+  each problem prefixed ``events[i].``).
 * ``OPTIONS`` (CORS preflight): 204 with the ``Access-Control-*`` headers, incl.
   ``Access-Control-Allow-Private-Network: true`` when asked for.
 * ``GET``: JSON list of accepted events.
 
 Every response to a request with an ``Origin`` header echoes that origin in
 ``Access-Control-Allow-Origin`` together with ``Access-Control-Allow-Credentials:
-true`` (``sendBeacon`` always sends credentials, so ``*`` would be refused) and
-``Vary: Origin``.  ``GET /healthz`` answers ``ok``; other paths 404; other
-methods 405.
+true`` (``sendBeacon`` always sends credentials, so ``*`` would be refused),
+``Access-Control-Expose-Headers: Retry-After`` (so a CORS-mode ``fetch`` can read
+it) and ``Vary: Origin``.  ``GET /healthz`` answers ``ok``; other paths 404;
+other methods 405.
 """
 
 from __future__ import annotations
@@ -46,27 +55,34 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
 __all__ = [
     "EVENTS_PATH",
     "EVENT_TYPES",
     "HEALTH_PATH",
+    "MAX_BATCH_EVENTS",
     "MAX_BODY_BYTES",
+    "Attempt",
     "EventCollector",
     "format_event_line",
     "main",
     "validate_event",
+    "validate_payload",
 ]
 
 EVENTS_PATH = "/api/v1/landing-pages/events"
 HEALTH_PATH = "/healthz"
 MAX_BODY_BYTES = 64 * 1024
+MAX_BATCH_EVENTS = 100
+MAX_EVENT_ID_CHARS = 256
 EVENT_TYPES: tuple[str, ...] = ("PageView", "AddToCart", "Purchase")
 
 Event = dict[str, Any]
@@ -81,6 +97,8 @@ _TOP_LEVEL_KEYS: tuple[str, ...] = (
     "screen_resolution",
     "timestamp",
 )
+# Checked when present, not required (yet): the tracker before issue 8 sends no event_id.
+_OPTIONAL_TOP_LEVEL_KEYS: tuple[str, ...] = ("event_id",)
 _EVENT_DATA_KEYS: dict[str, tuple[str, ...]] = {
     "PageView": ("url", "referrer", "timestamp"),
     "AddToCart": ("button_text", "button_id", "timestamp"),
@@ -92,6 +110,8 @@ _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 _SESSION_RE = re.compile(r"sess_[0-9]+_[a-z0-9]+")
 _RESOLUTION_RE = re.compile(r"[0-9]+x[0-9]+")
 _CURRENCY_RE = re.compile(r"[A-Z]{3}")
+# C0 and C1 controls, DEL, and lone UTF-16 surrogates (JSON "\\ud800" decodes to one).
+_EVENT_ID_BAD_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 _ACCEPTED_MEDIA_TYPES = frozenset({"text/plain", "application/json"})
 _POLL_SECONDS = 0.5  # serve_forever() checks for shutdown this often when idle
@@ -125,11 +145,18 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _check_keys(path: str, obj: Mapping[str, object], allowed: tuple[str, ...]) -> list[str]:
+def _check_keys(
+    path: str,
+    obj: Mapping[str, object],
+    required: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+) -> list[str]:
     prefix = f"{path}." if path else ""
-    problems = [f"{prefix}{key} is required (missing)" for key in allowed if key not in obj]
+    problems = [f"{prefix}{key} is required (missing)" for key in required if key not in obj]
     problems.extend(
-        f"{prefix}{key} is not allowed (unknown key)" for key in obj if key not in allowed
+        f"{prefix}{key} is not allowed (unknown key)"
+        for key in obj
+        if key not in required and key not in optional
     )
     return problems
 
@@ -156,6 +183,19 @@ def _check_id(path: str, value: object, *, nullable: bool = False) -> list[str]:
         return [
             f"{path} must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,63}}$ "
             f"(1-64 chars: letters, digits, _ . : -), got {_show(value)}"
+        ]
+    return []
+
+
+def _check_event_id(path: str, value: object) -> list[str]:
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_EVENT_ID_CHARS
+        or _EVENT_ID_BAD_CHAR_RE.search(value)
+    ):
+        return [
+            f"{path} must be a string of 1-{MAX_EVENT_ID_CHARS} characters without "
+            f"control characters, got {_show(value)}"
         ]
     return []
 
@@ -231,12 +271,16 @@ def _check_event_data(event_type: str, data: Mapping[str, object]) -> list[str]:
 
 
 def validate_event(obj: object) -> list[str]:
-    """Check one decoded event against the wire contract.
+    """Check one decoded event against the wire contract (docs/collector-cors.md).
 
     Returns human-readable problems, each naming the offending field, e.g.
     ``"event_data.currency must be 3 uppercase letters, got 'usd'"``; an empty
     list means the event is valid.  Unknown keys (top level and in
     ``event_data``) are problems too.
+
+    ``event_id`` (the de-duplication key: a UUID from the tracker, or
+    ``purchase:<landing_page_id>:<order_id>``) must be a string of 1-256
+    characters without control characters (C0, DEL, C1) or lone surrogates.
 
     ``landing_page_id`` and ``campaign_id`` (which may be null) must match
     ``^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$``; ``button_id`` and ``order_id`` come
@@ -245,7 +289,7 @@ def validate_event(obj: object) -> list[str]:
     """
     if not isinstance(obj, dict):
         return [f"event must be a JSON object, got {_type_name(obj)}"]
-    problems = _check_keys("", obj, _TOP_LEVEL_KEYS)
+    problems = _check_keys("", obj, _TOP_LEVEL_KEYS, _OPTIONAL_TOP_LEVEL_KEYS)
 
     event_type = obj.get("event_type")
     known_type = isinstance(event_type, str) and event_type in EVENT_TYPES
@@ -259,6 +303,7 @@ def validate_event(obj: object) -> list[str]:
         if name in obj:
             problems.extend(check(name, obj[name]))
 
+    field("event_id", _check_event_id)
     field("landing_page_id", _check_id)
     field("campaign_id", lambda p, v: _check_id(p, v, nullable=True))
     field(
@@ -280,6 +325,55 @@ def validate_event(obj: object) -> list[str]:
             assert isinstance(event_type, str)
             problems.extend(_check_event_data(event_type, data))
     return problems
+
+
+def _is_batch(obj: object) -> bool:
+    return isinstance(obj, dict) and "events" in obj
+
+
+def validate_payload(obj: object) -> list[str]:
+    """Check one decoded request body: a single event or a batch ``{"events": [...]}``.
+
+    A JSON object with an ``events`` key is a batch: it may have no other key, and
+    ``events`` must be an array of 1-``MAX_BATCH_EVENTS`` (100) events.  Each
+    event is checked with :func:`validate_event`; its problems are prefixed with
+    its index, e.g. ``"events[2].event_id is required (missing)"``.  Anything
+    else is checked as one event.  Returns every problem (empty list = valid); a
+    batch with any problem is refused as a whole.
+    """
+    if not _is_batch(obj):
+        return validate_event(obj)
+    assert isinstance(obj, dict)
+    problems = _check_keys("", obj, ("events",))
+    events = obj["events"]
+    if not isinstance(events, list):
+        return [*problems, f"events must be an array of events, got {_type_name(events)}"]
+    if not 1 <= len(events) <= MAX_BATCH_EVENTS:
+        problems.append(f"events must hold 1-{MAX_BATCH_EVENTS} events, got {len(events)}")
+    for index, event in enumerate(events):
+        where = f"events[{index}]"
+        if not isinstance(event, dict):
+            problems.append(f"{where} must be a JSON object, got {_type_name(event)}")
+            continue
+        problems.extend(f"{where}.{problem}" for problem in validate_event(event))
+    return problems
+
+
+def _payload_events(obj: object) -> list[object]:
+    """The events a decoded body holds (best effort, for the attempts log)."""
+    if _is_batch(obj):
+        assert isinstance(obj, dict)
+        events = obj["events"]
+        return list(events) if isinstance(events, list) else []
+    return [obj] if isinstance(obj, dict) else []
+
+
+def _event_ids(events: list[object]) -> tuple[str, ...]:
+    return tuple(
+        event["event_id"]
+        for event in events
+        if isinstance(event, dict) and isinstance(event.get("event_id"), str)
+    )
 
 
 # --------------------------------------------------------------------------- formatting
@@ -352,6 +446,34 @@ class _InvalidConstantError(ValueError):
     pass
 
 
+def _loads_quietly(body: bytes) -> object:
+    """The decoded body, or None when it is not JSON (for the attempts log only)."""
+    try:
+        return json.loads(body.decode("utf-8-sig"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+
+
+def _ignore(status: int, message: str) -> None:
+    """Stand-in for an answer that is not sent."""
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int | None  # None: drop the connection without an answer
+    retry_after: str | None = None
+    store: bool = False  # drop only: store valid events first (a lost answer)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one request is treated, decided when it arrives."""
+
+    failure: _Failure | None
+    delay: float
+    wake: threading.Event  # set by recover()/stop() to end the delay early
+
+
 def _reject_constant(name: str) -> object:
     raise _InvalidConstantError(f"{name} is not valid JSON")
 
@@ -360,6 +482,11 @@ class _CollectorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128  # the default 5 drops SYNs when a page sends a burst
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (a closed tab, a dropped test connection) is no error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
     def __init__(self, address: tuple[str, int], collector: EventCollector) -> None:
         self.collector = collector
@@ -399,6 +526,7 @@ class _CollectorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "aae-collector/1"
     timeout = 15.0  # seconds a client may stall mid-request
+    _attempt: int | None = None  # index in collector.attempts while a POST is handled
 
     # -- plumbing
 
@@ -432,6 +560,9 @@ class _CollectorHandler(BaseHTTPRequestHandler):
             self.send_header("Access-Control-Allow-Origin", origin)
             self.send_header("Access-Control-Allow-Credentials", "true")
             self.send_header("Vary", "Origin")
+            # A CORS-mode fetch may read only safelisted response headers unless
+            # exposed; the tracker needs Retry-After to schedule its retry.
+            self.send_header("Access-Control-Expose-Headers", "Retry-After")
 
     def _respond(
         self,
@@ -452,6 +583,8 @@ class _CollectorHandler(BaseHTTPRequestHandler):
         """
         if status >= 400:
             self._collector._record_rejection(status, reason or _phrase(status))
+        if self._attempt is not None:
+            self._collector._end_attempt(self._attempt, outcome="answered", status=int(status))
         self.send_response(status)
         self._cors_headers()
         for name, value in (headers or {}).items():
@@ -461,7 +594,7 @@ class _CollectorHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
-        if unread_body:
+        if unread_body or not self._collector.keep_alive:
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
@@ -470,10 +603,18 @@ class _CollectorHandler(BaseHTTPRequestHandler):
         if unread_body:
             self._linger()
 
-    def _respond_error(self, status: int, message: str, *, unread_body: bool = False) -> None:
+    def _respond_error(
+        self,
+        status: int,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        unread_body: bool = False,
+    ) -> None:
         self._respond(
             status,
             json.dumps({"error": message}).encode(),
+            headers=headers,
             reason=message,
             unread_body=unread_body,
         )
@@ -544,6 +685,7 @@ class _CollectorHandler(BaseHTTPRequestHandler):
             "Access-Control-Max-Age": "86400",
             "Allow": "GET, HEAD, POST, OPTIONS",
         }
+        self._collector._count_preflight()
         if self.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
             headers["Access-Control-Allow-Private-Network"] = "true"
         self._respond(HTTPStatus.NO_CONTENT, headers=headers, unread_body=not self._skip_body())
@@ -554,61 +696,107 @@ class _CollectorHandler(BaseHTTPRequestHandler):
             self._not_allowed_or_missing(path)
             return
         collector = self._collector
-        if collector.fail_with is not None:
-            status = collector.fail_with
-            self._respond_error(
-                status,
-                f"collector configured to fail with {status}",
-                unread_body=not self._skip_body(),
-            )
-            return
+        self._attempt = collector._begin_attempt(
+            self.headers.get("Origin"), self.headers.get("Sec-Fetch-Mode")
+        )
+        try:
+            self._post(collector, collector._take_plan())
+        finally:
+            collector._settle_attempt(self._attempt)
+            self._attempt = None
 
-        length = self._content_length()
-        if length is None:
-            chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-            if chunked:
-                self._respond_error(
-                    HTTPStatus.LENGTH_REQUIRED, "Content-Length is required", unread_body=True
-                )
-                return
-            length = 0
-        if length < 0:
-            self._respond_error(HTTPStatus.BAD_REQUEST, "invalid Content-Length", unread_body=True)
-            return
-        if length > MAX_BODY_BYTES:
-            self._respond_error(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"body of {length} bytes exceeds the {MAX_BODY_BYTES} byte limit",
-                unread_body=True,
-            )
-            return
-        body = self.rfile.read(length)
-        if len(body) < length:
+    def _post(self, collector: EventCollector, plan: _Plan) -> None:
+        body, error = self._read_body()
+        if body is None and error is None:
             self.close_connection = True
             return  # client went away mid-body
+        obj = _loads_quietly(body) if body is not None else None
+        if body is not None:
+            collector._note_body(self._attempt, _payload_events(obj))
+        if plan.delay > 0:
+            collector._note_delay(self._attempt, plan.delay)
+            plan.wake.wait(plan.delay)
 
+        failure = plan.failure
+        if failure is not None and failure.status is None:  # drop_connections()
+            if failure.store and body is not None and error is None:
+                self._process(body, answer=False)
+            self._drop_connection()
+            return
+        if failure is not None:
+            assert failure.status is not None
+            self._respond_error(
+                failure.status,
+                f"collector configured to fail with {failure.status}",
+                headers={} if failure.retry_after is None else {"Retry-After": failure.retry_after},
+                unread_body=body is None,
+            )
+            return
+        if error is not None:
+            self._respond_error(error[0], error[1], unread_body=True)
+            return
+        assert body is not None
+        self._process(body)
+
+    def _read_body(self) -> tuple[bytes | None, tuple[int, str] | None]:
+        """``(body, None)``; ``(None, (status, message))`` when the body is left
+        unread because its framing is refused; ``(None, None)`` when the client
+        went away mid-body."""
+        length = self._content_length()
+        if length is None:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                return None, (HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
+            length = 0
+        if length < 0:
+            return None, (HTTPStatus.BAD_REQUEST, "invalid Content-Length")
+        if length > MAX_BODY_BYTES:
+            return None, (
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                f"body of {length} bytes exceeds the {MAX_BODY_BYTES} byte limit",
+            )
+        try:
+            body = self.rfile.read(length)
+        except OSError:
+            return None, None
+        return (body, None) if len(body) == length else (None, None)
+
+    def _process(self, body: bytes, *, answer: bool = True) -> None:
+        """Check and store a body; answer unless ``answer`` is false (then only store)."""
+        respond = self._respond_error if answer else _ignore
         problem = _content_type_problem(self.headers.get("Content-Type"))
         if problem:
-            self._respond_error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, problem)
+            respond(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, problem)
             return
         try:
             text = body.decode("utf-8-sig")
             obj = json.loads(text, parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            self._respond_error(HTTPStatus.BAD_REQUEST, f"invalid JSON: {exc}")
+            respond(HTTPStatus.BAD_REQUEST, f"invalid JSON: {exc}")
             return
 
-        errors = validate_event(obj)
+        errors = validate_payload(obj)
         if errors:
-            self._respond(
-                HTTPStatus.UNPROCESSABLE_ENTITY,
-                json.dumps({"errors": errors}).encode(),
-                reason="; ".join(errors),
-            )
+            if answer:
+                self._respond(
+                    HTTPStatus.UNPROCESSABLE_ENTITY,
+                    json.dumps({"errors": errors}).encode(),
+                    reason="; ".join(errors),
+                )
             return
-        assert isinstance(obj, dict)
-        collector._accept(obj)
-        self._respond(HTTPStatus.NO_CONTENT)
+        events = [event for event in _payload_events(obj) if isinstance(event, dict)]
+        accepted, duplicates = self._collector._store(events, self._attempt)
+        if answer:
+            self._respond(
+                HTTPStatus.OK,
+                json.dumps({"accepted": accepted, "duplicates": duplicates}).encode(),
+            )
+
+    def _drop_connection(self) -> None:
+        """Close the connection without an answer: a network error to the client."""
+        self._collector._end_attempt(self._attempt, outcome="dropped")
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _not_allowed_or_missing(self, path: str) -> None:
         unread_body = not self._skip_body()
@@ -661,6 +849,73 @@ def _content_type_problem(header: str | None) -> str:
 # --------------------------------------------------------------------------- collector
 
 
+AttemptOutcome = Literal["pending", "answered", "dropped", "aborted"]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One ``POST`` to the events path, as the collector saw it (``collector.attempts``).
+
+    ``at`` is ``time.monotonic()`` when the request's headers had arrived (use it
+    for intervals: "no more than N requests a minute"), ``wall_time`` the same
+    moment as ``time.time()``.  ``outcome`` is ``"pending"`` while the request is
+    handled (e.g. held by :meth:`EventCollector.delay`), then ``"answered"``
+    (``status`` is the status sent), ``"dropped"`` (closed without an answer by
+    :meth:`EventCollector.drop_connections`) or ``"aborted"`` (the client went
+    away before an answer).  ``events`` is how many events the body held (1 for a
+    single event, the array's length for a batch, 0 when the body was not read or
+    is not JSON) and ``event_ids`` their string ``event_id`` values in body order,
+    also for requests that were refused or failed on purpose.  ``accepted`` and
+    ``duplicates`` count the events this request stored and those acknowledged as
+    repeats of an already stored ``event_id``.  ``delayed`` is the wait added by
+    :meth:`EventCollector.delay` (seconds).  ``origin`` and ``fetch_mode`` are the
+    ``Origin`` and ``Sec-Fetch-Mode`` request headers (``"cors"`` for a CORS-mode
+    ``fetch``, ``"no-cors"`` for ``sendBeacon``), None when absent.
+    """
+
+    at: float
+    wall_time: float
+    outcome: AttemptOutcome = "pending"
+    status: int | None = None
+    events: int = 0
+    event_ids: tuple[str, ...] = ()
+    accepted: int = 0
+    duplicates: int = 0
+    delayed: float = 0.0
+    origin: str | None = None
+    fetch_mode: str | None = None
+
+
+def _check_status(name: str, status: object) -> int:
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+        raise ValueError(f"{name} must be an HTTP error status (400-599), got {status!r}")
+    return status
+
+
+def _check_times(times: object) -> int | None:
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise ValueError(f"times must be None (until recover()) or an int >= 1, got {times!r}")
+    return times
+
+
+def _retry_after_value(retry_after: int | str | datetime | None) -> str | None:
+    if retry_after is None:
+        return None
+    if isinstance(retry_after, datetime):
+        if retry_after.utcoffset() is None:
+            raise ValueError(f"retry_after datetime must be timezone-aware, got {retry_after!r}")
+        return format_datetime(retry_after.astimezone(timezone.utc), usegmt=True)
+    if isinstance(retry_after, bool) or not isinstance(retry_after, (int, str)):
+        raise ValueError(f"retry_after must be an int, str or datetime, got {retry_after!r}")
+    if isinstance(retry_after, int):
+        if retry_after < 0:
+            raise ValueError(f"retry_after seconds must be >= 0, got {retry_after!r}")
+        return str(retry_after)
+    if not retry_after.isprintable():
+        raise ValueError(f"retry_after must be printable header text, got {retry_after!r}")
+    return retry_after
+
+
 class EventCollector:
     """A local events endpoint that stores what the tracker sends.
 
@@ -671,12 +926,56 @@ class EventCollector:
             ...
             events = collector.wait_for_count(1, "PageView")
 
-    ``echo`` receives one line per accepted event (see :func:`format_event_line`);
-    ``on_event`` receives each accepted event dict (the CLI uses it for
-    ``--jsonl``).  ``fail_with`` (an error status, 400-599) makes every ``POST``
-    answer with that status without storing anything; the attribute may be
-    changed while the collector runs.  Callbacks run on the request threads, one
-    at a time.
+    A ``POST`` body is one event or a batch ``{"events": [...]}`` (see
+    :func:`validate_payload`); a valid one is answered ``200`` with
+    ``{"accepted": N, "duplicates": D}``.  Events are de-duplicated by
+    ``event_id``: an event whose id was already stored (earlier, in another
+    batch, or earlier in the same batch) is acknowledged the same way but not
+    stored again, and counted in :attr:`duplicates`.  Events without an
+    ``event_id`` are always stored.
+
+    ``echo`` receives one line per stored event (see :func:`format_event_line`)
+    and one per duplicate (the same line plus ``(duplicate, not stored)``);
+    ``on_event`` receives each stored event dict, never a duplicate (the CLI uses
+    it for ``--jsonl``).  Callbacks run on the request threads, one at a time.
+
+    Failure modes, for tests of the tracker's retries.  They apply to ``POST`` on
+    the events path only (preflights, ``GET`` and ``/healthz`` stay normal), are
+    decided per request when it arrives (thread-safe: concurrent requests each
+    take one of ``times``), and may be changed while the collector runs:
+
+    * :meth:`fail` ``(status=503, times=None, retry_after=None)``: answer
+      ``status`` (400-599) with ``{"error": ...}`` and, when given, a
+      ``Retry-After`` header (int seconds, a datetime sent as an HTTP date, or a
+      string sent verbatim), storing nothing.
+    * :meth:`drop_connections` ``(times=None, store=False)``: read the request,
+      then close the connection without an answer, which a browser reports as a
+      network error.  ``store=True`` stores valid events first (an answer lost on
+      its way back).
+    * :meth:`delay` ``(seconds, times=None)``: hold each request ``seconds``
+      before handling it (then normally, or as :meth:`fail` /
+      :meth:`drop_connections` say).  Other requests are served meanwhile.
+    * :meth:`recover`: back to normal; also ends the waits of delayed requests
+      in flight (they are then handled as decided when they arrived).
+
+    ``times=None`` lasts until :meth:`recover`; an int applies to that many
+    requests, then the collector is normal again.  :attr:`attempts` records every
+    ``POST`` to the events path (:class:`Attempt`: time, outcome, status, events,
+    event ids), so tests can assert bounded retries and exactly-once arrival;
+    :meth:`wait_for_attempts` blocks until some are finished.
+
+    ``fail_with`` (constructor argument and attribute; an error status or None)
+    is the older spelling of ``fail(status)`` / ending that failure.
+
+    ``keep_alive=False`` (also an attribute) closes every connection after its
+    answer.  Browsers silently resend a request, once, when a *reused*
+    keep-alive connection closes without an answer (Chromium does), so with
+    keep-alive one dropped send shows as two attempts and ``drop_connections(1)``
+    is invisible to the page; without keep-alive each drop is exactly one
+    network error to the page.
+
+    Raises ``ValueError`` for an invalid status, ``times``, ``seconds`` or
+    ``retry_after``.
     """
 
     def __init__(
@@ -687,17 +986,26 @@ class EventCollector:
         echo: Callable[[str], None] | None = None,
         fail_with: int | None = None,
         on_event: Callable[[Event], None] | None = None,
+        keep_alive: bool = True,
     ) -> None:
-        if fail_with is not None and not 400 <= fail_with <= 599:
-            raise ValueError(f"fail_with must be an HTTP error status (400-599), got {fail_with!r}")
         self.host = host
         self.port = port
+        self.keep_alive = keep_alive
         self.echo = echo
-        self.fail_with = fail_with
         self.on_event = on_event
         self._cond = threading.Condition()
         self._events: list[Event] = []
         self._rejected: list[tuple[int, str]] = []
+        self._attempts: list[Attempt] = []
+        self._seen_ids: set[str] = set()
+        self._duplicates = 0
+        self._preflights = 0
+        self._failure: _Failure | None = None
+        self._failure_left: int | None = None
+        self._delay = 0.0
+        self._delay_left: int | None = None
+        self._wake = threading.Event()
+        self.fail_with = fail_with
         self._output_lock = threading.Lock()
         self._server: _CollectorServer | None = None
         self._thread: threading.Thread | None = None
@@ -727,6 +1035,9 @@ class EventCollector:
             return
         self._server = None
         self._thread = None
+        with self._cond:  # delayed requests stop waiting
+            self._wake.set()
+            self._wake = threading.Event()
         _shutdown_promptly(server)
         server.server_close()
         if thread is not None:
@@ -784,11 +1095,136 @@ class EventCollector:
         with self._cond:
             return list(self._rejected)
 
+    @property
+    def duplicates(self) -> int:
+        """How many events were acknowledged as repeats of a stored ``event_id``."""
+        with self._cond:
+            return self._duplicates
+
+    @property
+    def preflights(self) -> int:
+        """How many CORS preflights (``OPTIONS`` on the events path) arrived.
+
+        The tracker's requests are CORS-simple, so this stays 0 for it.
+        """
+        with self._cond:
+            return self._preflights
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """Every ``POST`` to the events path (:class:`Attempt`), in order of arrival."""
+        with self._cond:
+            return list(self._attempts)
+
     def clear(self) -> None:
-        """Forget accepted events and rejections."""
+        """Forget stored events, rejections, attempts, preflights and seen ``event_id`` values.
+
+        The failure mode (:meth:`fail`, :meth:`delay`, ...) is kept.
+        """
         with self._cond:
             self._events.clear()
             self._rejected.clear()
+            self._attempts.clear()
+            self._seen_ids.clear()
+            self._duplicates = 0
+            self._preflights = 0
+
+    # -- failure modes
+
+    def fail(
+        self,
+        status: int = 503,
+        times: int | None = None,
+        retry_after: int | str | datetime | None = None,
+    ) -> None:
+        """Answer ``POST`` requests with ``status`` (400-599) without storing anything.
+
+        ``times``: that many requests, None = until :meth:`recover`.
+        ``retry_after``: seconds (int >= 0), an aware datetime (sent as an HTTP
+        date) or a string sent as is (e.g. garbage, to test the client); None
+        sends no ``Retry-After``.  Replaces an active fail/drop mode; a
+        :meth:`delay` stays.  Raises ``ValueError`` for bad arguments.
+        """
+        failure = _Failure(_check_status("status", status), _retry_after_value(retry_after))
+        self._set_failure(failure, _check_times(times))
+
+    def drop_connections(self, times: int | None = None, *, store: bool = False) -> None:
+        """Close ``POST`` connections without an answer (a network error to a browser).
+
+        The request is read first.  ``store=True`` stores its valid events before
+        dropping (de-duplicated as usual): the answer is lost, not the events.
+        ``times`` as in :meth:`fail`.  Browsers resend a request on their own,
+        once, when a reused keep-alive connection closes without an answer: use
+        ``keep_alive=False`` when each drop must reach the page (see the class).
+        """
+        self._set_failure(_Failure(None, store=store), _check_times(times))
+
+    def delay(self, seconds: float, times: int | None = None) -> None:
+        """Hold each ``POST`` ``seconds`` before handling it; ``delay(0)`` ends this.
+
+        Only the delayed request's thread waits: other requests are served
+        meanwhile.  ``times`` as in :meth:`fail`.  Raises ``ValueError`` unless
+        ``seconds`` is a finite number >= 0.
+        """
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
+            raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
+        times = _check_times(times)
+        with self._cond:
+            self._delay = float(seconds)
+            self._delay_left = times if seconds > 0 else None
+
+    def recover(self) -> None:
+        """Back to normal: no failure, no delay; delayed requests in flight stop waiting."""
+        with self._cond:
+            self._failure = self._failure_left = None
+            self._delay, self._delay_left = 0.0, None
+            self._wake.set()
+            self._wake = threading.Event()
+
+    @property
+    def fail_with(self) -> int | None:
+        """The status of the active :meth:`fail` mode, None when not failing that way.
+
+        Setting a status is ``fail(status)``; setting None ends a fail/drop mode.
+        """
+        with self._cond:
+            failure = self._failure
+        return failure.status if failure is not None else None
+
+    @fail_with.setter
+    def fail_with(self, status: int | None) -> None:
+        if status is None:
+            self._set_failure(None, None)
+        else:
+            self._set_failure(_Failure(_check_status("fail_with", status)), None)
+
+    def _set_failure(self, failure: _Failure | None, times: int | None) -> None:
+        with self._cond:
+            self._failure, self._failure_left = failure, times
+
+    def wait_for_attempts(self, n: int, timeout: float = 10.0) -> list[Attempt]:
+        """Block until at least ``n`` attempts are finished (not pending); return all.
+
+        Raises ``TimeoutError`` after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                done = [a for a in self._attempts if a.outcome != "pending"]
+                if len(done) >= n:
+                    return list(self._attempts)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"timed out after {timeout:g}s waiting for {n} finished attempt(s); "
+                        f"{len(done)} finished, {len(self._attempts) - len(done)} pending"
+                    )
+                self._cond.wait(remaining)
 
     def wait_for(
         self, predicate: Callable[[list[Event]], bool], timeout: float = 10.0
@@ -843,30 +1279,115 @@ class EventCollector:
         if len(self._events) > len(shown):
             lines.append(f"  ... {len(self._events) - len(shown)} earlier event(s) not shown")
         lines.extend(f"  {_summary(event)}" for event in shown)
+        if self._duplicates:
+            lines.append(f"{self._duplicates} duplicate event(s) acknowledged, not stored")
         if self._rejected:
             lines.append(f"{len(self._rejected)} request(s) rejected:")
             lines.extend(f"  {status} {reason}" for status, reason in self._rejected[-20:])
         else:
             lines.append("no requests were rejected")
+        dropped = sum(1 for a in self._attempts if a.outcome == "dropped")
+        if dropped:
+            lines.append(f"{dropped} request(s) dropped without an answer")
         return "\n".join(lines)
 
     # -- called by the request handler
 
-    def _accept(self, event: Event) -> None:
-        received_at = time.time()
+    def _count_preflight(self) -> None:
         with self._cond:
-            self._events.append(event)
+            self._preflights += 1
+
+    def _take_plan(self) -> _Plan:
+        """Decide how the arriving request is treated (consumes one of ``times``)."""
+        with self._cond:
+            failure, delay = self._failure, self._delay
+            if failure is not None and self._failure_left is not None:
+                self._failure_left -= 1
+                if self._failure_left <= 0:
+                    self._failure = self._failure_left = None
+            if delay > 0 and self._delay_left is not None:
+                self._delay_left -= 1
+                if self._delay_left <= 0:
+                    self._delay, self._delay_left = 0.0, None
+            return _Plan(failure, delay, self._wake)
+
+    def _begin_attempt(self, origin: str | None, fetch_mode: str | None) -> int:
+        with self._cond:
+            self._attempts.append(
+                Attempt(time.monotonic(), time.time(), origin=origin, fetch_mode=fetch_mode)
+            )
             self._cond.notify_all()
-        if self.echo is None and self.on_event is None:
-            return
-        with self._output_lock:
-            try:
-                if self.on_event is not None:
-                    self.on_event(copy.deepcopy(event))
-                if self.echo is not None:
-                    self.echo(format_event_line(event, received_at))
-            except Exception as exc:  # a broken callback must not lose the request
-                print(f"aae collector: output callback failed: {exc!r}", file=sys.stderr)
+            return len(self._attempts) - 1
+
+    def _update_attempt(self, index: int | None, **changes: Any) -> None:
+        with self._cond:
+            # clear() may have emptied the list while the request was handled
+            if index is not None and index < len(self._attempts):
+                self._attempts[index] = replace(self._attempts[index], **changes)
+                self._cond.notify_all()
+
+    def _note_body(self, index: int | None, events: list[object]) -> None:
+        self._update_attempt(index, events=len(events), event_ids=_event_ids(events))
+
+    def _note_delay(self, index: int | None, seconds: float) -> None:
+        self._update_attempt(index, delayed=seconds)
+
+    def _end_attempt(
+        self, index: int | None, *, outcome: AttemptOutcome, status: int | None = None
+    ) -> None:
+        self._update_attempt(index, outcome=outcome, status=status)
+
+    def _settle_attempt(self, index: int | None) -> None:
+        """A request that ended without an answer or a drop: the client went away."""
+        with self._cond:
+            pending = (
+                index is not None
+                and index < len(self._attempts)
+                and self._attempts[index].outcome == "pending"
+            )
+            if pending:
+                assert index is not None
+                self._attempts[index] = replace(self._attempts[index], outcome="aborted")
+                self._cond.notify_all()
+
+    def _store(self, events: list[Event], attempt: int | None = None) -> tuple[int, int]:
+        """Store the events whose ``event_id`` is new; returns ``(accepted, duplicates)``."""
+        received_at = time.time()
+        fresh: list[Event] = []
+        repeats: list[Event] = []
+        with self._cond:
+            for event in events:
+                event_id = event.get("event_id")
+                if isinstance(event_id, str):
+                    if event_id in self._seen_ids:
+                        repeats.append(event)
+                        continue
+                    self._seen_ids.add(event_id)
+                fresh.append(event)
+            self._events.extend(fresh)
+            self._duplicates += len(repeats)
+            if attempt is not None and attempt < len(self._attempts):
+                self._attempts[attempt] = replace(
+                    self._attempts[attempt], accepted=len(fresh), duplicates=len(repeats)
+                )
+            self._cond.notify_all()
+        if self.echo is not None or self.on_event is not None:
+            with self._output_lock:
+                for event in fresh:
+                    self._output(event, received_at, duplicate=False)
+                for event in repeats:
+                    self._output(event, received_at, duplicate=True)
+        return len(fresh), len(repeats)
+
+    def _output(self, event: Event, received_at: float, *, duplicate: bool) -> None:
+        try:
+            if self.on_event is not None and not duplicate:
+                self.on_event(copy.deepcopy(event))
+            if self.echo is not None:
+                line = format_event_line(event, received_at)
+                self.echo(line + "  (duplicate, not stored)" if duplicate else line)
+        except Exception as exc:  # a broken callback must not lose the request
+            print(f"aae collector: output callback failed: {exc!r}", file=sys.stderr)
 
     def _record_rejection(self, status: int, reason: str) -> None:
         with self._cond:
@@ -901,7 +1422,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--port", type=_port, default=8765, help="port to bind, 0 = any free (default %(default)s)"
     )
     parser.add_argument(
-        "--jsonl", metavar="FILE", help="append every accepted event to FILE as one JSON line"
+        "--jsonl",
+        metavar="FILE",
+        help="append every accepted event to FILE as one JSON line (never a duplicate)",
     )
     parser.add_argument(
         "--quiet", action="store_true", help="do not print a line per event (banner still shown)"
@@ -928,7 +1451,11 @@ def main(argv: list[str] | None = None) -> int:
     jsonl: TextIO | None = None
     if args.jsonl:
         try:
-            jsonl = open(args.jsonl, "a", encoding="utf-8")  # noqa: SIM115 - closed below
+            # backslashreplace: a lone surrogate (JSON "\\ud800" in a string) is
+            # written back as that escape, so the line stays valid JSON.
+            jsonl = open(  # noqa: SIM115 - closed below
+                args.jsonl, "a", encoding="utf-8", errors="backslashreplace"
+            )
         except OSError as exc:
             print(
                 f"error: cannot open --jsonl file {args.jsonl!r}: {exc.strerror}",
@@ -998,9 +1525,9 @@ def _serve(
             pass
     except KeyboardInterrupt:
         pass
-    received = len(collector.events)
+    received, duplicates = len(collector.events), collector.duplicates
     collector.stop()
-    write_line(f"stopped; {received} event(s) received")
+    write_line(f"stopped; {received} event(s) received, {duplicates} duplicate(s) not stored")
     return 0
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import http.client
 import json
 import os
 import queue
@@ -14,21 +16,29 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from email.message import Message
+from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from aae_tracking_plugins.collector import (
     EVENTS_PATH,
+    MAX_BATCH_EVENTS,
     MAX_BODY_BYTES,
     EventCollector,
     format_event_line,
     validate_event,
+    validate_payload,
 )
+
+if TYPE_CHECKING:
+    from tests.conftest import BrowserPage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TS = "2024-11-30T10:00:00.000Z"
@@ -37,14 +47,17 @@ ORIGIN = "http://127.0.0.1:8000"
 
 
 def make_event(kind: str = "PageView", /, **overrides: Any) -> dict[str, Any]:
-    """A valid event of type ``kind``; ``overrides`` replace (or add) top-level keys."""
-    event_data: dict[str, Any] = {
+    """A valid event of type ``kind`` with a fresh random ``event_id``; ``overrides``
+    replace (or add) top-level keys."""
+    data_by_type: dict[str, dict[str, Any]] = {
         "PageView": {"url": "https://shop.example/landing/", "referrer": "", "timestamp": TS},
         "AddToCart": {"button_text": "Add to cart", "button_id": "buy-now", "timestamp": TS},
         "Purchase": {"value": 49.99, "currency": "EUR", "order_id": "ORD-1001", "timestamp": TS},
-    }[kind]
+    }
+    event_data = data_by_type[kind]
     event: dict[str, Any] = {
         "event_type": kind,
+        "event_id": str(uuid.uuid4()),
         "landing_page_id": "lp_123",
         "campaign_id": "camp_456",
         "session_id": "sess_1732960800000_abc123def4",
@@ -117,8 +130,23 @@ def test_validate_event_accepts_valid_events(event_type: str) -> None:
         ),
         make_event(landing_page_id="A" * 64, campaign_id="x.y:z-1_2"),
         make_event(timestamp="2024-11-30T10:00:00Z"),
+        make_event("Purchase", event_id="purchase:lp_123:ORD-1001"),
+        make_event(event_id="e" * 256),
+        make_event(event_id="x"),
+        make_event(event_id="Grüße / 注文 #1 😀"),
     ],
-    ids=["null-campaign", "null-button-id", "zero-value", "url-variants", "id-chars", "no-millis"],
+    ids=[
+        "null-campaign",
+        "null-button-id",
+        "zero-value",
+        "url-variants",
+        "id-chars",
+        "no-millis",
+        "purchase-event-id",
+        "longest-event-id",
+        "shortest-event-id",
+        "unicode-event-id",
+    ],
 )
 def test_validate_event_accepts_edge_cases(event: dict[str, Any]) -> None:
     assert validate_event(event) == []
@@ -136,12 +164,25 @@ def _without(event: dict[str, Any], key: str, data: bool = False) -> dict[str, A
     return event
 
 
+_CHARS = "characters without control characters"
 INVALID_EVENTS: list[tuple[str, Any, str]] = [
     ("not-an-object", [make_event()], "event must be a JSON object"),
     ("missing-top-key", _without(make_event(), "session_id"), "session_id is required"),
     ("missing-campaign", _without(make_event(), "campaign_id"), "campaign_id is required"),
     ("unknown-top-key", make_event(extra=1), "extra is not allowed"),
     ("unknown-event-type", make_event(event_type="Click"), "event_type must be one of"),
+    ("empty-event-id", make_event(event_id=""), f"event_id must be a string of 1-256 {_CHARS}"),
+    (
+        "long-event-id",
+        make_event(event_id="e" * 257),
+        f"event_id must be a string of 1-256 {_CHARS}",
+    ),
+    ("numeric-event-id", make_event(event_id=7), "event_id must be a string of 1-256"),
+    ("null-event-id", make_event(event_id=None), "event_id must be a string of 1-256"),
+    ("newline-event-id", make_event(event_id="a\nb"), "event_id must be a string of 1-256"),
+    ("del-event-id", make_event(event_id="a\x7f"), "event_id must be a string of 1-256"),
+    ("c1-event-id", make_event(event_id="a\x85"), "event_id must be a string of 1-256"),
+    ("surrogate-event-id", make_event(event_id="a\ud800"), "event_id must be a string of 1-256"),
     ("event-type-wrong-case", make_event(event_type="pageview"), "event_type must be one of"),
     ("bad-landing-page-id", make_event(landing_page_id="lp 123"), "landing_page_id must match"),
     ("empty-landing-page-id", make_event(landing_page_id=""), "landing_page_id must match"),
@@ -245,8 +286,8 @@ def test_valid_event_is_accepted_and_stored(
 ) -> None:
     event = make_event(event_type)
     reply = post_event(collector, event, content_type=content_type)
-    assert reply.status == 204
-    assert reply.body == b""
+    assert reply.status == 200
+    assert reply.json() == {"accepted": 1, "duplicates": 0}
     assert collector.events == [event]
     assert collector.rejected == []
 
@@ -291,14 +332,14 @@ def test_oversize_body_is_413(collector: EventCollector) -> None:
     assert collector.events == []
     assert collector.rejected[0][0] == 413
     # the server keeps working
-    assert post_event(collector, make_event()).status == 204
+    assert post_event(collector, make_event()).status == 200
 
 
 def test_body_of_exactly_the_limit_is_accepted(collector: EventCollector) -> None:
     compact = json.dumps(make_event()).encode()
     body = compact + b" " * (MAX_BODY_BYTES - len(compact))
     assert len(body) == MAX_BODY_BYTES
-    assert request(collector.events_url, body).status == 204
+    assert request(collector.events_url, body).status == 200
 
 
 def test_content_length_is_checked_before_reading(collector: EventCollector) -> None:
@@ -327,7 +368,7 @@ def test_keep_alive_connection_serves_several_events(collector: EventCollector) 
             conn.request("POST", EVENTS_PATH, body, {"Content-Type": BEACON_TYPE})
             response = conn.getresponse()
             response.read()
-            assert response.status == 204
+            assert response.status == 200
     finally:
         conn.close()
     assert [e["event_type"] for e in collector.events] == ["PageView", "AddToCart", "Purchase"]
@@ -347,14 +388,14 @@ def test_concurrent_posts_are_all_stored(collector: EventCollector) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert statuses == [204] * 25
+    assert statuses == [200] * 25
     ids = {e["landing_page_id"] for e in collector.wait_for_count(25, timeout=5)}
     assert ids == {f"lp_{i}" for i in range(25)}
 
 
 def test_query_string_is_ignored(collector: EventCollector) -> None:
     reply = request(collector.events_url + "?v=1", make_event())
-    assert reply.status == 204
+    assert reply.status == 200
 
 
 # --------------------------------------------------------------------------- CORS
@@ -385,7 +426,7 @@ def test_preflight(collector: EventCollector, private_network: bool) -> None:
 @pytest.mark.parametrize("origin", [ORIGIN, "https://landing.example.com", "null"])
 def test_post_echoes_the_origin(collector: EventCollector, origin: str) -> None:
     reply = post_event(collector, make_event(), headers={"Origin": origin})
-    assert reply.status == 204
+    assert reply.status == 200
     assert reply.headers["Access-Control-Allow-Origin"] == origin
     assert reply.headers["Access-Control-Allow-Credentials"] == "true"
     assert reply.headers["Vary"] == "Origin"
@@ -400,7 +441,7 @@ def test_error_responses_carry_cors_headers(collector: EventCollector) -> None:
 
 def test_no_cors_headers_without_origin(collector: EventCollector) -> None:
     reply = post_event(collector, make_event())
-    assert reply.status == 204
+    assert reply.status == 200
     assert "Access-Control-Allow-Origin" not in reply.headers
     assert "Access-Control-Allow-Credentials" not in reply.headers
 
@@ -582,9 +623,615 @@ def test_broken_echo_does_not_lose_the_event(capsys: pytest.CaptureFixture[str])
         raise RuntimeError("printer on fire")
 
     with EventCollector(echo=broken) as collector:
-        assert post_event(collector, make_event()).status == 204
+        assert post_event(collector, make_event()).status == 200
         assert len(collector.events) == 1
     assert "printer on fire" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def post_batch(collector: EventCollector, events: list[Any], **kwargs: Any) -> Reply:
+    return request(collector.events_url, {"events": events}, **kwargs)
+
+
+def test_batch_is_accepted_and_stored_in_order(collector: EventCollector) -> None:
+    batch = [make_event(), make_event("AddToCart"), make_event("Purchase")]
+    reply = post_batch(collector, batch)
+    assert reply.status == 200
+    assert reply.json() == {"accepted": 3, "duplicates": 0}
+    assert collector.events == batch
+    assert collector.rejected == []
+
+
+@pytest.mark.parametrize("size", [1, MAX_BATCH_EVENTS])
+def test_batch_sizes_accepted(collector: EventCollector, size: int) -> None:
+    reply = post_batch(collector, [make_event() for _ in range(size)])
+    assert reply.json() == {"accepted": size, "duplicates": 0}
+    assert len(collector.events) == size
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"events": []}, ["events must hold 1-100 events, got 0"]),
+        (
+            {"events": [make_event() for _ in range(MAX_BATCH_EVENTS + 1)]},
+            ["events must hold 1-100 events, got 101"],
+        ),
+        ({"events": make_event()}, ["events must be an array of events, got object"]),
+        (
+            {"events": [make_event()], "sent_at": TS},
+            ["sent_at is not allowed (unknown key)"],
+        ),
+        (
+            {"events": [make_event(), [make_event()]]},
+            ["events[1] must be a JSON object, got array"],
+        ),
+    ],
+    ids=["empty", "too-many", "not-an-array", "extra-key", "item-not-object"],
+)
+def test_malformed_batch_is_422(
+    collector: EventCollector, body: dict[str, Any], expected: list[str]
+) -> None:
+    reply = request(collector.events_url, body)
+    assert reply.status == 422
+    assert reply.json() == {"errors": expected}
+    assert validate_payload(body) == expected
+    assert collector.events == []
+
+
+def test_batch_with_invalid_events_is_refused_whole_naming_each_index(
+    collector: EventCollector,
+) -> None:
+    good = make_event()
+    batch = [
+        make_event(event_id=""),
+        good,
+        make_event("Purchase", session_id="nope"),
+        _with_data("Purchase", currency="usd"),
+    ]
+    reply = post_batch(collector, batch, headers={"Origin": ORIGIN})
+    assert reply.status == 422
+    assert reply.headers["Access-Control-Allow-Origin"] == ORIGIN
+    errors = reply.json()["errors"]
+    assert [e.split(" ")[0] for e in errors] == [
+        "events[0].event_id",
+        "events[2].session_id",
+        "events[3].event_data.currency",
+    ]
+    assert errors[1] == "events[2].session_id must be like sess_<digits>_<a-z0-9>, got 'nope'"
+    assert collector.events == []
+    assert collector.rejected == [(422, "; ".join(errors))]
+    # nothing of the refused batch counts as seen: the good event is stored when resent
+    assert post_event(collector, good).json() == {"accepted": 1, "duplicates": 0}
+    assert collector.events == [good]
+
+
+def test_batch_over_the_size_limit_is_413(collector: EventCollector) -> None:
+    events = [make_event(user_agent="x" * 1000) for _ in range(MAX_BATCH_EVENTS)]
+    body = json.dumps({"events": events}).encode()
+    assert len(body) > MAX_BODY_BYTES
+    reply = request(collector.events_url, body)
+    assert reply.status == 413
+    assert collector.events == []
+
+
+def test_single_event_keys_do_not_make_a_batch() -> None:
+    # only an "events" key makes a batch; anything else is checked as one event
+    assert validate_payload(make_event()) == []
+    assert validate_payload([make_event()]) == ["event must be a JSON object, got array"]
+
+
+# --------------------------------------------------------------------------- de-duplication
+
+
+def test_same_event_twice_is_acknowledged_and_stored_once(collector: EventCollector) -> None:
+    event = make_event("Purchase", event_id="purchase:lp_123:ORD-1001")
+    first = post_event(collector, event)
+    second = post_event(collector, event)
+    assert (first.status, second.status) == (200, 200)
+    assert first.json() == {"accepted": 1, "duplicates": 0}
+    assert second.json() == {"accepted": 0, "duplicates": 1}
+    assert collector.events == [event]
+    assert collector.duplicates == 1
+    assert collector.rejected == []
+
+
+def test_duplicate_is_recognised_by_event_id_alone(collector: EventCollector) -> None:
+    """A purchase sent again later (another timestamp, session) is still the same order."""
+    first = make_event("Purchase", event_id="purchase:lp_123:ORD-1001")
+    again = make_event(
+        "Purchase",
+        event_id="purchase:lp_123:ORD-1001",
+        session_id="sess_1_other",
+        timestamp="2024-12-01T09:00:00Z",
+    )
+    post_event(collector, first)
+    assert post_event(collector, again).json() == {"accepted": 0, "duplicates": 1}
+    assert collector.events == [first]
+
+
+def test_same_event_in_two_batches(collector: EventCollector) -> None:
+    a, b, c = make_event(), make_event("AddToCart"), make_event("Purchase")
+    assert post_batch(collector, [a, b]).json() == {"accepted": 2, "duplicates": 0}
+    assert post_batch(collector, [b, c]).json() == {"accepted": 1, "duplicates": 1}
+    assert post_event(collector, a).json() == {"accepted": 0, "duplicates": 1}
+    assert collector.events == [a, b, c]
+    assert collector.duplicates == 2
+
+
+def test_duplicates_within_one_batch(collector: EventCollector) -> None:
+    a, b = make_event(), make_event("AddToCart")
+    reply = post_batch(collector, [a, a, b, a])
+    assert reply.status == 200
+    assert reply.json() == {"accepted": 2, "duplicates": 2}
+    assert collector.events == [a, b]
+
+
+def test_events_without_event_id_are_stored_every_time(collector: EventCollector) -> None:
+    event = make_event()
+    del event["event_id"]
+    assert validate_event(event) == []
+    post_event(collector, event)
+    assert post_event(collector, event).json() == {"accepted": 1, "duplicates": 0}
+    assert collector.events == [event, event]
+
+
+def test_concurrent_posts_of_the_same_event_store_one(collector: EventCollector) -> None:
+    event = make_event("Purchase", event_id="purchase:lp_123:ORD-7")
+    body = json.dumps(event).encode()
+    start = threading.Barrier(20)
+    replies: queue.Queue[Reply] = queue.Queue()
+
+    def send() -> None:
+        start.wait()
+        replies.put(request(collector.events_url, body))
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    got = [replies.get_nowait() for _ in range(20)]
+    assert [r.status for r in got] == [200] * 20
+    assert sorted(r.json()["accepted"] for r in got) == [0] * 19 + [1]
+    assert collector.events == [event]
+    assert collector.duplicates == 19
+    assert sum(a.accepted for a in collector.attempts) == 1
+
+
+def test_clear_forgets_seen_event_ids(collector: EventCollector) -> None:
+    event = make_event()
+    post_event(collector, event)
+    post_event(collector, event)
+    collector.clear()
+    assert (collector.events, collector.duplicates, collector.attempts) == ([], 0, [])
+    assert post_event(collector, event).json() == {"accepted": 1, "duplicates": 0}
+
+
+def test_echo_marks_duplicates_and_on_event_never_sees_them() -> None:
+    lines: list[str] = []
+    seen: list[dict[str, Any]] = []
+    event = make_event("Purchase")
+    with EventCollector(echo=lines.append, on_event=seen.append) as collector:
+        post_event(collector, event)
+        post_batch(collector, [event, make_event()])
+    assert seen == [event, collector.events[1]]
+    assert len(lines) == 3, lines
+    assert "Purchase" in lines[0]
+    assert "duplicate" not in lines[0]
+    assert "PageView" in lines[1]
+    assert lines[2].endswith("order_id=ORD-1001  (duplicate, not stored)"), lines[2]
+
+
+# --------------------------------------------------------------------------- CORS for fetch
+
+
+@pytest.mark.parametrize(
+    "make_reply",
+    [
+        lambda c: post_event(c, make_event(), headers={"Origin": ORIGIN}),
+        lambda c: post_event(c, make_event(user_agent=None), headers={"Origin": ORIGIN}),
+        lambda c: request(c.events_url, method="OPTIONS", headers={"Origin": ORIGIN}),
+        lambda c: request(c.events_url, method="GET", headers={"Origin": ORIGIN}),
+    ],
+    ids=["accepted", "refused", "preflight", "get"],
+)
+def test_cors_responses_expose_retry_after(
+    collector: EventCollector, make_reply: Callable[[EventCollector], Reply]
+) -> None:
+    reply = make_reply(collector)
+    assert reply.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert reply.headers["Access-Control-Expose-Headers"] == "Retry-After"
+
+
+def test_no_expose_headers_without_origin(collector: EventCollector) -> None:
+    collector.fail(503, retry_after=5)
+    reply = post_event(collector, make_event())
+    assert reply.headers["Retry-After"] == "5"
+    assert "Access-Control-Expose-Headers" not in reply.headers
+
+
+# --------------------------------------------------------------------------- failure modes
+
+
+def _send_raw(collector: EventCollector, body: bytes) -> int:
+    """POST with http.client on a fresh connection; the status."""
+    conn = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=10)
+    try:
+        conn.request("POST", EVENTS_PATH, body, {"Content-Type": BEACON_TYPE})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def test_fail_answers_the_status_with_retry_after_and_stores_nothing(
+    collector: EventCollector,
+) -> None:
+    event = make_event()
+    collector.fail(503, retry_after=30)
+    assert collector.fail_with == 503
+    reply = post_event(collector, event, headers={"Origin": ORIGIN})
+    assert reply.status == 503
+    assert reply.headers["Retry-After"] == "30"
+    assert reply.headers["Access-Control-Expose-Headers"] == "Retry-After"
+    assert reply.json() == {"error": "collector configured to fail with 503"}
+    assert collector.events == []
+    assert collector.duplicates == 0
+
+    collector.recover()
+    assert collector.fail_with is None
+    # the failed attempt did not mark the event as seen: it is stored now
+    assert post_event(collector, event).json() == {"accepted": 1, "duplicates": 0}
+    assert [(a.status, a.event_ids) for a in collector.attempts] == [
+        (503, (event["event_id"],)),
+        (200, (event["event_id"],)),
+    ]
+
+
+def test_fail_a_number_of_times_then_normal(collector: EventCollector) -> None:
+    collector.fail(429, times=2)
+    statuses = [post_event(collector, make_event()).status for _ in range(4)]
+    assert statuses == [429, 429, 200, 200]
+    assert len(collector.events) == 2
+    assert [a.status for a in collector.attempts] == [429, 429, 200, 200]
+    assert "Retry-After" not in post_event(collector, make_event()).headers
+
+
+def test_retry_after_as_http_date_and_verbatim(collector: EventCollector) -> None:
+    when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=2)))
+    collector.fail(503, retry_after=when)
+    reply = post_event(collector, make_event())
+    assert reply.headers["Retry-After"] == "Wed, 02 Jan 2030 01:04:05 GMT"
+    assert parsedate_to_datetime(reply.headers["Retry-After"]) == when
+    collector.fail(429, retry_after="soon-ish")
+    reply = post_event(collector, make_event())
+    assert (reply.status, reply.headers["Retry-After"]) == (429, "soon-ish")
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: c.fail(200), "status must be an HTTP error status"),
+        (lambda c: c.fail(600), "status must be an HTTP error status"),
+        (lambda c: c.fail(True), "status must be an HTTP error status"),
+        (lambda c: c.fail(503, times=0), "times must be None"),
+        (lambda c: c.fail(503, retry_after=-1), "retry_after seconds must be >= 0"),
+        (lambda c: c.fail(503, retry_after="1\r\nX-Evil: 1"), "retry_after must be printable"),
+        (lambda c: c.fail(503, retry_after=datetime(2030, 1, 1)), "timezone-aware"),
+        (lambda c: c.fail(503, retry_after=1.5), "retry_after must be an int, str or datetime"),
+        (lambda c: c.drop_connections(times=-1), "times must be None"),
+        (lambda c: c.delay(-1), "seconds must be a finite number >= 0"),
+        (lambda c: c.delay(float("nan")), "seconds must be a finite number >= 0"),
+        (lambda c: setattr(c, "fail_with", 302), "fail_with must be an HTTP error status"),
+    ],
+)
+def test_failure_mode_arguments_are_checked(
+    call: Callable[[EventCollector], None], message: str
+) -> None:
+    collector = EventCollector()
+    with pytest.raises(ValueError, match=message):
+        call(collector)
+
+
+def test_drop_connections_closes_without_an_answer(collector: EventCollector) -> None:
+    event = make_event()
+    collector.drop_connections(times=1)
+    with pytest.raises(http.client.RemoteDisconnected):
+        _send_raw(collector, json.dumps(event).encode())
+    assert collector.events == []
+    (attempt,) = collector.wait_for_attempts(1)
+    assert attempt.outcome == "dropped"
+    assert attempt.status is None
+    assert attempt.event_ids == (event["event_id"],)
+    assert collector.rejected == []
+    # times=1: the next request is answered
+    assert _send_raw(collector, json.dumps(event).encode()) == 200
+    assert collector.events == [event]
+
+
+def test_drop_connections_until_recover(collector: EventCollector) -> None:
+    collector.drop_connections()
+    for _ in range(3):
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            post_event(collector, make_event())
+    collector.recover()
+    assert post_event(collector, make_event()).status == 200
+    outcomes = [a.outcome for a in collector.wait_for_attempts(4)]
+    assert outcomes == ["dropped"] * 3 + ["answered"]
+
+
+def test_drop_after_storing_is_a_lost_answer_that_dedup_absorbs(
+    collector: EventCollector,
+) -> None:
+    batch = [make_event(), make_event("AddToCart")]
+    collector.drop_connections(times=1, store=True)
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        post_batch(collector, batch)
+    assert collector.events == batch  # stored, but the client could not know
+    # the client resends what it could not confirm
+    assert post_batch(collector, batch).json() == {"accepted": 0, "duplicates": 2}
+    assert collector.events == batch
+    first, second = collector.attempts
+    assert (first.outcome, first.accepted, first.events) == ("dropped", 2, 2)
+    assert (second.status, second.duplicates) == (200, 2)
+
+
+def test_delay_holds_only_the_slow_request(collector: EventCollector) -> None:
+    collector.delay(10, times=1)
+    slow_event = make_event()
+    slow: queue.Queue[Reply] = queue.Queue()
+    started = time.monotonic()
+    threading.Thread(
+        target=lambda: slow.put(post_event(collector, slow_event)), daemon=True
+    ).start()
+    deadline = time.monotonic() + 5
+    while not collector.attempts and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # other requests are served while the slow one waits
+    fast_event = make_event("AddToCart")
+    assert post_event(collector, fast_event).status == 200
+    assert request(collector.url + "/healthz", method="GET").status == 200
+    assert time.monotonic() - started < 5
+    held = collector.attempts[0]
+    assert (held.outcome, held.delayed, held.event_ids) == (
+        "pending",
+        10.0,
+        (slow_event["event_id"],),
+    )
+    assert collector.events == [fast_event]
+    with pytest.raises(queue.Empty):
+        slow.get(timeout=0.2)
+
+    collector.recover()  # ends the wait of the request in flight
+    assert slow.get(timeout=5).status == 200
+    assert time.monotonic() - started < 5
+    assert collector.events == [fast_event, slow_event]
+
+
+def test_delay_then_answer(collector: EventCollector) -> None:
+    collector.delay(0.3)
+    started = time.monotonic()
+    assert post_event(collector, make_event()).status == 200
+    assert time.monotonic() - started >= 0.3
+    collector.delay(0)
+    started = time.monotonic()
+    assert post_event(collector, make_event()).status == 200
+    assert time.monotonic() - started < 0.3
+
+
+def test_delay_combines_with_fail(collector: EventCollector) -> None:
+    collector.delay(0.2)
+    collector.fail(503, retry_after=1)
+    started = time.monotonic()
+    reply = post_event(collector, make_event())
+    assert (reply.status, reply.headers["Retry-After"]) == (503, "1")
+    assert time.monotonic() - started >= 0.2
+
+
+def test_stop_ends_delayed_requests_promptly() -> None:
+    collector = EventCollector().start()
+    collector.delay(30)
+
+    def send() -> None:
+        with contextlib.suppress(OSError):
+            post_event(collector, make_event())
+
+    worker = threading.Thread(target=send, daemon=True)
+    started = time.monotonic()
+    worker.start()
+    while not collector.attempts and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    collector.stop()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 5
+
+
+def test_failures_are_decided_per_request_under_concurrency(collector: EventCollector) -> None:
+    collector.fail(503, times=5)
+    start = threading.Barrier(20)
+    statuses: queue.Queue[int] = queue.Queue()
+
+    def send() -> None:
+        start.wait()
+        statuses.put(post_event(collector, make_event()).status)
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    got = sorted(statuses.get_nowait() for _ in range(20))
+    assert got == [200] * 15 + [503] * 5
+    assert len(collector.events) == 15
+
+
+def test_without_keep_alive_every_answer_closes_the_connection() -> None:
+    with EventCollector(keep_alive=False) as collector:
+        conn = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=5)
+        try:
+            conn.request(
+                "POST", EVENTS_PATH, json.dumps(make_event()), {"Content-Type": BEACON_TYPE}
+            )
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200
+            assert response.headers["Connection"] == "close"
+            assert response.will_close
+        finally:
+            conn.close()
+
+
+def test_preflights_are_counted_not_recorded_as_attempts(collector: EventCollector) -> None:
+    request(collector.events_url, method="OPTIONS", headers={"Origin": ORIGIN})
+    assert collector.preflights == 1
+    assert collector.attempts == []
+    collector.clear()
+    assert collector.preflights == 0
+
+
+def test_fail_with_attribute_is_fail_and_recover(collector: EventCollector) -> None:
+    collector.fail_with = 500
+    assert post_event(collector, make_event()).status == 500
+    collector.fail_with = None
+    assert post_event(collector, make_event()).status == 200
+
+
+# --------------------------------------------------------------------------- attempts log
+
+
+def test_attempts_record_every_post(collector: EventCollector) -> None:
+    batch = [make_event(), make_event("Purchase")]
+    before = time.monotonic()
+    post_batch(collector, batch, headers={"Origin": ORIGIN, "Sec-Fetch-Mode": "cors"})
+    request(collector.events_url, b"{")
+    post_batch(collector, [*batch, make_event(event_id="")])
+    request(collector.events_url, b"x" * (MAX_BODY_BYTES + 1))
+    request(collector.events_url, method="OPTIONS", headers={"Origin": ORIGIN})  # not a POST
+    request(collector.url + "/healthz", method="GET")
+    attempts = collector.wait_for_attempts(4, timeout=5)
+    assert len(attempts) == 4
+    assert before <= attempts[0].at <= attempts[1].at <= attempts[2].at <= attempts[3].at
+    assert abs(attempts[0].wall_time - time.time()) < 10
+    first = attempts[0]
+    assert (first.outcome, first.status, first.events, first.accepted) == ("answered", 200, 2, 2)
+    assert first.event_ids == tuple(e["event_id"] for e in batch)
+    assert (first.origin, first.fetch_mode) == (ORIGIN, "cors")
+    assert [a.status for a in attempts[1:]] == [400, 422, 413]
+    assert [a.events for a in attempts[1:]] == [0, 3, 0]
+    assert attempts[2].event_ids == (*first.event_ids, "")
+    assert attempts[2].accepted == 0
+    assert attempts[3].origin is None
+    assert attempts[3].fetch_mode is None
+
+
+def test_attempt_of_a_client_that_goes_away_mid_body(collector: EventCollector) -> None:
+    with socket.create_connection(("127.0.0.1", collector.port), timeout=5) as sock:
+        sock.sendall(
+            (
+                f"POST {EVENTS_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: {BEACON_TYPE}\r\n"
+                "Content-Length: 100\r\n\r\n{"
+            ).encode()
+        )
+    (attempt,) = collector.wait_for_attempts(1, timeout=5)
+    assert attempt.outcome == "aborted"
+    assert collector.events == []
+
+
+def test_wait_for_attempts_times_out(collector: EventCollector) -> None:
+    with pytest.raises(TimeoutError, match=r"waiting for 1 finished attempt\(s\); 0 finished"):
+        collector.wait_for_attempts(1, timeout=0.1)
+
+
+def test_wait_for_timeout_mentions_duplicates_and_drops(collector: EventCollector) -> None:
+    event = make_event()
+    post_event(collector, event)
+    post_event(collector, event)
+    collector.drop_connections(times=1)
+    with pytest.raises((urllib.error.URLError, ConnectionError)):
+        post_event(collector, make_event())
+    collector.wait_for_attempts(3)
+    with pytest.raises(TimeoutError) as excinfo:
+        collector.wait_for_count(2, timeout=0.1)
+    message = str(excinfo.value)
+    assert "1 duplicate event(s) acknowledged, not stored" in message
+    assert "1 request(s) dropped without an answer" in message
+
+
+# --------------------------------------------------------------------------- in a real browser
+
+_FETCH_JS = """async ([url, body, credentials]) => {
+  try {
+    const r = await fetch(url, {method: "POST", body, keepalive: true, mode: "cors", credentials});
+    return {status: r.status, retryAfter: r.headers.get("Retry-After"), text: await r.text()};
+  } catch (error) {
+    return {error: String(error)};
+  }
+}"""
+
+
+def test_cors_keepalive_fetch_and_beacon_from_a_page(
+    browser_page: BrowserPage, serve_dir: Callable[[Path], str], tmp_path: Path
+) -> None:
+    """What the tracker relies on, in Chromium, page and collector on different origins:
+    a CORS-mode keepalive fetch with a text/plain body sends no preflight and can read
+    the status and Retry-After (with or without credentials); a dropped connection is a
+    network error; sendBeacon (no-cors, credentials included) still delivers."""
+    (tmp_path / "index.html").write_text("<!doctype html><title>page</title>", encoding="utf-8")
+    site = serve_dir(tmp_path)
+    page = browser_page.page
+    with EventCollector(keep_alive=False) as collector:
+        page.goto(site + "/")
+
+        def send(event: dict[str, Any], credentials: str = "omit") -> dict[str, Any]:
+            body = json.dumps(event)
+            result: dict[str, Any] = page.evaluate(
+                _FETCH_JS, [collector.events_url, body, credentials]
+            )
+            return result
+
+        first = make_event()
+        assert send(first) == {
+            "status": 200,
+            "retryAfter": None,
+            "text": '{"accepted": 1, "duplicates": 0}',
+        }
+        assert send(first, "include")["text"] == '{"accepted": 0, "duplicates": 1}'
+        collector.fail(429, retry_after=7)
+        assert send(make_event())["retryAfter"] == "7"
+        collector.drop_connections(times=1)
+        assert send(make_event()) == {"error": "TypeError: Failed to fetch"}
+        collector.recover()
+        beacon = make_event("AddToCart")
+        sent = page.evaluate(
+            "([url, body]) => navigator.sendBeacon(url, body)",
+            [collector.events_url, json.dumps(beacon)],
+        )
+        assert sent is True
+        collector.wait_for(lambda events: len(events) == 2)
+        attempts = collector.wait_for_attempts(5)
+
+    assert collector.events == [first, beacon]
+    assert collector.preflights == 0
+    assert [(a.outcome, a.status) for a in attempts] == [
+        ("answered", 200),
+        ("answered", 200),
+        ("answered", 429),
+        ("dropped", None),
+        ("answered", 200),
+    ]
+    assert [a.fetch_mode for a in attempts] == ["cors"] * 4 + ["no-cors"]
+    assert {a.origin for a in attempts} == {site}
+    # Chromium logs every failed request as a console error; nothing else went wrong
+    assert [e.split(" (http")[0] for e in browser_page.errors] == [
+        "console.error: Failed to load resource: the server responded with a status of "
+        "429 (Too Many Requests)",
+        "console.error: Failed to load resource: net::ERR_EMPTY_RESPONSE",
+    ]
 
 
 # --------------------------------------------------------------------------- CLI
@@ -661,12 +1308,24 @@ def test_cli_prints_accepted_events_and_appends_jsonl(
     cli_collector: tuple[subprocess.Popen[str], _LineReader, str], tmp_path: Path
 ) -> None:
     proc, reader, base_url = cli_collector
-    assert request(base_url + EVENTS_PATH, make_event("Purchase")).status == 204
+    purchase = make_event("Purchase")
+    assert request(base_url + EVENTS_PATH, purchase).status == 200
     line = reader.wait_for(lambda line: "Purchase" in line)
     assert "lp_123 / camp_456" in line
     assert "value=49.99  currency=EUR  order_id=ORD-1001" in line
 
+    # a resend (in a batch) is acknowledged, printed as a duplicate, not written to the JSONL
+    reply = request(base_url + EVENTS_PATH, {"events": [purchase]})
+    assert reply.json() == {"accepted": 0, "duplicates": 1}
+    line = reader.wait_for(lambda line: "Purchase" in line)
+    assert line.endswith("order_id=ORD-1001  (duplicate, not stored)")
+
     assert request(base_url + EVENTS_PATH, make_event(screen_resolution="big")).status == 422
+    # a lone surrogate (valid JSON escape, not encodable as UTF-8) keeps the JSONL line valid
+    click = make_event("AddToCart")
+    click["event_data"]["button_text"] = "half \ud83d"
+    assert request(base_url + EVENTS_PATH, click).status == 200
+    reader.wait_for(lambda line: "AddToCart" in line)
 
     # SIGINT is what Ctrl-C sends: clean exit, no traceback
     proc.send_signal(signal.SIGINT)
@@ -674,10 +1333,10 @@ def test_cli_prints_accepted_events_and_appends_jsonl(
     assert proc.stderr is not None
     stderr = proc.stderr.read()
     assert "Traceback" not in stderr
-    reader.wait_for(lambda line: line.startswith("stopped; 1 event(s) received"))
+    reader.wait_for(lambda line: line == "stopped; 2 event(s) received, 1 duplicate(s) not stored")
 
     recorded = (tmp_path / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line) for line in recorded] == [make_event("Purchase")]
+    assert [json.loads(line) for line in recorded] == [purchase, click]
 
 
 def test_cli_exits_cleanly_on_sigterm(
@@ -723,7 +1382,7 @@ def test_cli_quiet_still_shows_banner(tmp_path: Path) -> None:
     try:
         reader = _LineReader(proc.stdout)
         base_url = reader.wait_for(lambda line: "api_base_url" in line).split()[-1]
-        assert request(base_url + EVENTS_PATH, make_event()).status == 204
+        assert request(base_url + EVENTS_PATH, make_event()).status == 200
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
         reader.wait_for(lambda line: line.startswith("stopped;"))
