@@ -40,9 +40,11 @@ from .config import SETTING_NAMES, ConfigError, TrackingConfig, validate_bool
 from .inject import (
     MARKER_ATTRIBUTE,
     NOT_A_PAGE,
+    REDIRECT,
     Snippet,
     find_tracker_tags,
     inject_bytes,
+    refresh_target,
     scan,
 )
 from .snippet import browser_script, csp_hashes, render_snippet, root_for, write_script_files
@@ -581,6 +583,10 @@ def check_file(root: str, page: str, context: CheckContext) -> PageReport:
         elif kind == "stub":
             stubs.append(script)
     infos = tuple(info for info, _script in trackers)
+
+    if refresh_target(scanned) is not None:  # a redirect is no visit, tracked or not
+        note = f"; it carries {_plural(len(trackers), 'tracker tag')}" if trackers else ""
+        return PageReport(page, NOT_PAGE, infos, REDIRECT + note)
 
     if len(trackers) > 1:
         ids = ", ".join(info.label() for info in infos)

@@ -17,6 +17,7 @@ the page injecting once gives, and re-injecting with other ids replaces the old 
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -45,21 +46,25 @@ __all__ = [
     "inject",
     "inject_bytes",
     "plan",
+    "refresh_target",
+    "refresh_url",
     "remove_tracker",
     "scan",
 ]
 
 EMPTY_FILE = "the file is empty"
 NO_MARKUP = "no HTML markup in the file"
-NO_BODY = "the page has no body content to run the tracker in (a head-only page, e.g. a redirect)"
-#: Head-only too, but not a redirect (e.g. an app shell that only loads scripts): worth a warning.
+#: A page whose ``<meta http-equiv="refresh">`` sends the visitor to another URL (see
+#: :func:`refresh_target`), with or without a fallback body: a redirect is not a visit.
+REDIRECT = 'a redirect page (<meta http-equiv="refresh"> with a URL): not a visit'
+#: Head-only, and not a redirect (e.g. an app shell that only loads scripts): worth a warning.
 HEAD_ONLY = (
     "the page has only head content (no <body>, no text) and is no redirect: a tracker there "
     "would run in <head>, not in the body"
 )
-#: Reasons that mean "not a web page at all" (e.g. a search-engine verification file): such files
-#: are left alone quietly, without a warning.
-NOT_A_PAGE = frozenset({EMPTY_FILE, NO_MARKUP, NO_BODY})
+#: Reasons that mean "not a web page at all" (e.g. a search-engine verification file, a
+#: redirect): such files are left alone quietly, without a warning.
+NOT_A_PAGE = frozenset({EMPTY_FILE, NO_MARKUP, REDIRECT})
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
     tags = [tag for tag in scanned.tags if tag.context == "html"]
     if not has_markup(text):
         return NO_MARKUP
+    if refresh_target(scanned) is not None:
+        return REDIRECT
     if any(tag.name == "frameset" and not tag.is_end_tag for tag in tags):
         return "frameset documents cannot run scripts in their body"
     if scanned.uncertain:
@@ -150,7 +157,7 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
     if body_at is None:
         if eof_problem and not candidates:
             return eof_problem + " (no </body> to insert before)"
-        return NO_BODY if any(_refreshes(tag) for tag in tags) else HEAD_ONLY
+        return HEAD_ONLY
 
     head_start = next((t for t in tags if t.name == "head" and not t.is_end_tag), None)
     head_at = min(_head_position(tags, scanned), body_at)
@@ -186,11 +193,79 @@ def _head_position(tags: list[Tag], scanned: ScanResult) -> int:
     return scanned.content_start
 
 
-def _refreshes(tag: Tag) -> bool:
-    """``<meta http-equiv="refresh">``: the page sends the visitor elsewhere."""
-    if tag.name != "meta" or tag.is_end_tag:
-        return False
-    return tag.attributes().get("http-equiv", "").strip().lower() == "refresh"
+_ASCII_SPACE = "\t\n\f\r "
+_ASCII_DIGITS = "0123456789"
+
+
+def _skip(text: str, pos: int, chars: str) -> int:
+    while pos < len(text) and text[pos] in chars:
+        pos += 1
+    return pos
+
+
+def refresh_url(content: str) -> str | None:
+    """The URL part of a declarative refresh's ``content`` ("" when it has none), or ``None``
+    when browsers ignore the value.
+
+    Follows the HTML standard's "shared declarative refresh steps": optional spaces, a time
+    (digits, or a "." starting the ignored fraction), then after ";", "," or spaces an optional
+    ``url=`` (any case, spaces around "=") and the URL, cut at a closing quote when it starts with
+    one. ``"5"`` and ``"0;"`` reload the page itself (``""``); ``"0; url=/new/"``,
+    ``"5;URL='/new/'"`` and ``"0,/new/"`` send the visitor to ``/new/``; ``"soon"`` is ignored.
+    """
+    pos = _skip(content, 0, _ASCII_SPACE)
+    digits_end = _skip(content, pos, _ASCII_DIGITS)
+    if digits_end == pos and not content.startswith(".", pos):
+        return None
+    pos = _skip(content, digits_end, _ASCII_DIGITS + ".")
+    if pos < len(content):
+        if content[pos] not in ";," + _ASCII_SPACE:
+            return None
+        pos = _skip(content, pos, _ASCII_SPACE)
+        if content.startswith((";", ","), pos):
+            pos += 1
+        pos = _skip(content, pos, _ASCII_SPACE)
+    if pos >= len(content):
+        return ""
+    url_start = pos  # the URL when no "url=" prefix follows
+    if content[pos : pos + 3].lower() == "url":
+        after = _skip(content, pos + 3, _ASCII_SPACE)
+        if content.startswith("=", after):
+            pos = _skip(content, after + 1, _ASCII_SPACE)
+            url_start = pos
+    elif content[pos] in "uU":
+        return content[pos:]  # "u" not followed by "rl": the URL is the rest, as it is
+    quote = content[url_start] if content[url_start : url_start + 1] in ("'", '"') else ""
+    url = content[url_start + len(quote) :]
+    if quote and quote in url:
+        url = url[: url.index(quote)]
+    return url
+
+
+def refresh_target(scanned: ScanResult) -> str | None:
+    """The URL a page's ``<meta http-equiv="refresh">`` sends the visitor to, or ``None`` when the
+    page is no redirect.
+
+    A browser honours a refresh declaration whose ``<meta>`` is inserted into the document, in
+    ``<head>`` or anywhere else (HTML standard, "Refresh" state of ``http-equiv``). Only real
+    tags count: not one in a comment, in ``<template>`` content (an inert document), or in
+    ``<noscript>`` (text when scripting is on; without scripting no tracker runs anyway). A
+    refresh without a URL (or with an empty one) reloads the page itself: a normal page. The
+    standard follows the first valid declaration, Chromium the one due soonest (checked in
+    tests/test_redirects.py): a page is a redirect when any valid declaration has a URL.
+    """
+    for tag in scanned.tags:
+        if tag.name != "meta" or tag.is_end_tag or tag.context == "template":
+            continue
+        attributes = tag.attributes()
+        equiv = attributes.get("http-equiv", "")
+        if not equiv.isascii() or equiv.lower() != "refresh":
+            continue
+        content = html.unescape(attributes.get("content", ""))
+        url = (refresh_url(content) or "").strip(_ASCII_SPACE)
+        if url:
+            return url
+    return None
 
 
 def _declares_charset(tag: Tag) -> bool:
