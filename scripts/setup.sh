@@ -6,9 +6,16 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 
-# System packages: Chromium for the browser tests, Node.js + npm for the tracker's lint and build.
+# System packages: Chromium for the browser tests, Node.js + npm for the tracker's lint and build,
+# Firefox ESR and WebKitGTK (WebKitWebDriver, the MiniBrowser of libwebkit2gtk-4.1-0, on Xvfb) for
+# the tests that run in every engine (tests/engines; xauth lets `xvfb-run` work by hand too).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
+command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
+compgen -G '/usr/lib/*/webkit2gtk-4.1/MiniBrowser' >/dev/null || missing+=(libwebkit2gtk-4.1-0)
+command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+command -v xauth >/dev/null 2>&1 || missing+=(xauth)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
@@ -48,7 +55,7 @@ if [ ! -f $stamp ] || [ pyproject.toml -nt $stamp ]; then
 fi
 pip_quiet .venv-pelican/bin/pip install -q --no-deps --no-build-isolation --force-reinstall .
 
-# Tracker toolchain (eslint, terser), pinned by package-lock.json.
+# Tracker toolchain (eslint, terser) and puppeteer-core (drives Firefox), pinned by package-lock.json.
 if [ -f package-lock.json ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; }; then
   echo "setup: installing the tracker's lint/build tools (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
