@@ -22,6 +22,7 @@ import html
 import importlib
 import json
 import os
+import posixpath
 import signal
 import stat
 import sys
@@ -36,7 +37,7 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 from . import __version__
 from .charset import detect
-from .config import SETTING_NAMES, ConfigError, TrackingConfig, validate_bool
+from .config import EVENTS_PATH, SETTING_NAMES, ConfigError, TrackingConfig, validate_bool
 from .inject import (
     MARKER_ATTRIBUTE,
     NOT_A_PAGE,
@@ -47,7 +48,8 @@ from .inject import (
     refresh_target,
     scan,
 )
-from .snippet import browser_script, csp_hashes, render_snippet, root_for, write_script_files
+from .scanner import parse_attributes
+from .snippet import csp_hashes, render_snippet, root_for, write_script_files
 
 PROG = "aae-tracking"
 PAGE_SUFFIXES = (".html", ".htm")
@@ -533,25 +535,73 @@ class PageReport:
 
 @dataclass(frozen=True)
 class CheckContext:
-    """What ``check`` compares pages with (plain strings, so it pickles to workers)."""
+    """What ``check`` compares pages with (plain values, so it pickles to workers)."""
 
-    tracker_js: str
-    stub_js: str
     probe: Snippet  # any snippet: only used to ask the engine whether a page could be tracked
 
 
 def check_context() -> CheckContext:
-    probe = render_snippet(TrackingConfig("aae_check", "https://check.invalid"))
-    return CheckContext(
-        tracker_js=str(browser_script("tracker")),
-        stub_js=str(browser_script("stub")),
-        probe=probe,
-    )
+    return CheckContext(probe=render_snippet(TrackingConfig("aae_check", "https://check.invalid")))
 
 
 def _attribute(attributes: Mapping[str, str], name: str) -> str | None:
     value = attributes.get(name)
     return None if value is None else html.unescape(value)
+
+
+def _tag_attributes(raw_tag: str) -> dict[str, str]:
+    """The attributes of a tag's text, values unescaped as a browser reads them."""
+    return {name: html.unescape(value) for name, value in parse_attributes(raw_tag).items()}
+
+
+def _first_tag_attributes(markup: str) -> dict[str, str]:
+    return _tag_attributes(scan(markup).tags[0].raw)
+
+
+def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str], ...] | str:
+    """The attributes this version gives the stub and the tracker tag of ``page``, for the
+    settings the page's tracker tag carries (or why those settings are not valid ones).
+
+    Minifiers rewrite how a tag is written (quotes, order, spaces, the script text), never what
+    its attributes say: comparing parsed values recognises our tags after any of them.
+    """
+    endpoint = tracker.get("data-endpoint", "")
+    if not endpoint.endswith(EVENTS_PATH):
+        return f"its tracker tag's data-endpoint {endpoint!r} does not end with {EVENTS_PATH}"
+    try:
+        config = TrackingConfig(
+            landing_page_id=tracker.get("data-landing-page-id", ""),
+            api_base_url=endpoint[: -len(EVENTS_PATH)],
+            campaign_id=tracker.get("data-campaign-id"),
+            inline_script="src" not in tracker,
+            track_automation="data-track-automation" in tracker,
+            batch="data-batch" in tracker,
+        )
+    except ConfigError as exc:
+        return f"its tracker tag's settings are not valid ({exc})"
+    snippet = render_snippet(config, root_for(page))
+    return _first_tag_attributes(snippet.head), _first_tag_attributes(snippet.body)
+
+
+def _differences(kind: str, found: Mapping[str, str], expected: Mapping[str, str]) -> str | None:
+    """Which attributes of our ``kind`` tag differ from what this version writes, if any."""
+    changes = []
+    for name in sorted(found.keys() | expected.keys()):
+        if name not in found:
+            changes.append(f"{name} missing")
+        elif name not in expected:
+            changes.append(f"{name} not expected")
+        elif name == "src":
+            # The file name holds the script's hash; the path to it depends on how the site
+            # links its root (relative, or an absolute path such as /docs/).
+            if posixpath.basename(found[name]) != posixpath.basename(expected[name]):
+                changes.append(f"src {found[name]!r} instead of {expected[name]!r}")
+        elif found[name] != expected[name]:
+            changes.append(f"{name}={found[name]!r} instead of {expected[name]!r}")
+    if not changes:
+        return None
+    listed = ", ".join(changes)
+    return f"its {kind} tag is not the one of aae-tracking-plugins {__version__} ({listed})"
 
 
 def check_file(root: str, page: str, context: CheckContext) -> PageReport:
@@ -566,44 +616,45 @@ def check_file(root: str, page: str, context: CheckContext) -> PageReport:
     except UnicodeError:  # e.g. a UTF-16 page cut in the middle of a character
         text = data.decode(encoding, "replace")
     scanned = scan(text)
-    content_ends = {tag.start: end for tag, _start, end in scanned.raw_elements}
-    trackers: list[tuple[TrackerInfo, str]] = []
-    stubs: list[str] = []
+    # Our tags are recognised by their marker attribute, whatever else a minifier changed.
+    trackers: list[dict[str, str]] = []
+    stubs: list[dict[str, str]] = []
     for tag, _end in find_tracker_tags(text, scanned):
-        attributes = tag.attributes()
-        script = text[tag.end : content_ends.get(tag.start, tag.end)]
+        attributes = _tag_attributes(tag.raw)
         kind = attributes.get(MARKER_ATTRIBUTE)
         if kind == "tracker":
-            info = TrackerInfo(
-                landing_page_id=_attribute(attributes, "data-landing-page-id"),
-                campaign_id=_attribute(attributes, "data-campaign-id"),
-                endpoint=_attribute(attributes, "data-endpoint"),
-            )
-            trackers.append((info, script))
+            trackers.append(attributes)
         elif kind == "stub":
-            stubs.append(script)
-    infos = tuple(info for info, _script in trackers)
+            stubs.append(attributes)
+    infos = tuple(
+        TrackerInfo(
+            landing_page_id=attributes.get("data-landing-page-id"),
+            campaign_id=attributes.get("data-campaign-id"),
+            endpoint=attributes.get("data-endpoint"),
+        )
+        for attributes in trackers
+    )
 
     if refresh_target(scanned) is not None:  # a redirect is no visit, tracked or not
         note = f"; it carries {_plural(len(trackers), 'tracker tag')}" if trackers else ""
         return PageReport(page, NOT_PAGE, infos, REDIRECT + note)
-
     if len(trackers) > 1:
         ids = ", ".join(info.label() for info in infos)
         return PageReport(
             page, DUPLICATE, infos, f"{len(trackers)} tracker tags ({ids}); re-run inject"
         )
     if len(trackers) == 1:
-        (info, script) = trackers[0]
+        expected = _expected_tags(page, trackers[0])
         notes = []
-        if script != context.tracker_js:
-            notes.append(f"its tracker script is not the one of aae-tracking-plugins {__version__}")
-        if not stubs:
-            notes.append("it has no queue stub in <head>")
-        elif any(stub != context.stub_js for stub in stubs):
-            notes.append(f"its queue stub is not the one of aae-tracking-plugins {__version__}")
-        if info.landing_page_id is None or info.endpoint is None:
-            notes.append("its tracker tag lacks data-landing-page-id or data-endpoint")
+        if isinstance(expected, str):
+            notes.append(expected)
+        else:
+            stub_expected, tracker_expected = expected
+            notes.append(_differences("tracker", trackers[0], tracker_expected) or "")
+            if not stubs:
+                notes.append("it has no queue stub in <head>")
+            notes += [_differences("queue stub", stub, stub_expected) or "" for stub in stubs]
+        notes = [note for note in notes if note]
         if notes:
             return PageReport(page, OUTDATED, infos, "; ".join(notes) + "; re-run inject")
         return PageReport(page, TRACKED, infos)

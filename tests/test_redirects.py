@@ -32,7 +32,7 @@ from tests.html_oracle import browser_view
 from tests.test_cli import FLAGS, run_cli
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page, Route
+    from playwright.sync_api import Browser, BrowserContext, Route
 
 SNIPPET = render_snippet(TrackingConfig("lp_1", "https://api.aae.com"))
 NEW = "https://example.com/new/"
@@ -245,7 +245,7 @@ LANDED = ORIGIN + "/landed.html"
 
 
 @pytest.fixture(scope="module")
-def chromium_page(browser: Browser) -> Iterator[tuple[Page, dict[str, str]]]:
+def chromium(browser: Browser) -> Iterator[tuple[BrowserContext, dict[str, str]]]:
     context = browser.new_context()
     context.set_default_timeout(10_000)
     pages: dict[str, str] = {LANDED: "<p>landed</p>"}
@@ -258,9 +258,8 @@ def chromium_page(browser: Browser) -> Iterator[tuple[Page, dict[str, str]]]:
             route.abort()
 
     context.route("**/*", serve)
-    page = context.new_page()
     try:
-        yield page, pages
+        yield context, pages
     finally:
         context.close()
 
@@ -281,17 +280,21 @@ def _for_chromium(page: str) -> str:
     ids=[*REDIRECTS, *NOT_REDIRECTS],
 )
 def test_chromium_navigates_away_exactly_from_the_pages_called_redirects(
-    chromium_page: tuple[Page, dict[str, str]], name: str, page: str
+    chromium: tuple[BrowserContext, dict[str, str]], name: str, page: str
 ) -> None:
-    browser_page, pages = chromium_page
+    context, pages = chromium
     served = _for_chromium(page)
     url = f"{ORIGIN}/{len(pages)}.html"
     pages[url] = served
-    browser_page.goto(url, wait_until="load")
-    if name in REDIRECTS:
-        assert refresh_target(scan(served)) is not None
-        browser_page.wait_for_url(LANDED, timeout=5_000)
-    else:
-        assert refresh_target(scan(served)) is None
-        browser_page.wait_for_timeout(1_500)  # a refresh due at 0 s would have fired by now
-        assert browser_page.url == url
+    tab = context.new_page()  # a tab of its own: no earlier page's refresh can reach it
+    try:
+        tab.goto(url, wait_until="load")
+        if name in REDIRECTS:
+            assert refresh_target(scan(served)) is not None
+            tab.wait_for_url(LANDED, timeout=5_000)
+        else:
+            assert refresh_target(scan(served)) is None
+            tab.wait_for_timeout(1_500)  # a refresh due at 0 s would have fired by now
+            assert tab.url == url, served
+    finally:
+        tab.close()
