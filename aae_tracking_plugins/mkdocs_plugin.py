@@ -12,7 +12,7 @@ from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
-from mkdocs.structure.files import Files
+from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 
 from .config import SETTING_NAMES, ConfigError, TrackingConfig
@@ -50,7 +50,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         self._instant = False
         #: Where theme templates such as 404.html (served at any depth) find the site root.
         self._site_path = "/"
-        self._static_pages: list[str] = []
+        self._static_pages: list[File] = []
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         if not self.config.enabled:
@@ -68,9 +68,19 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         self._site_path = site_path if site_path.endswith("/") else site_path + "/"
         return config
 
+    #: ``mkdocs serve`` (not ``--clean``): MkDocs also builds the files of ``draft_docs`` then.
+    _serving = False
+
+    def on_startup(self, *, command: str, dirty: bool) -> None:
+        # MkDocs passes "serve" exactly when it builds with a serve URL (``serve --clean`` is a
+        # "build"), the condition under which it also writes drafts (commands/build.py).
+        self._serving = command == "serve"
+
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files | None:
+        # Whether each file is in the build is read in on_post_build: MkDocs settles inclusion
+        # (exclude_docs, draft_docs) for files added by other plugins after this event.
         self._static_pages = [
-            file.dest_uri
+            file
             for file in files
             if file.src_uri.lower().endswith((".html", ".htm")) and not file.is_documentation_page()
         ]
@@ -163,7 +173,13 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         if self.tracking is None or not self.config.static_html:
             return
-        for dest_uri in self._static_pages:
+        # The files MkDocs copied into site_dir, by its own rule (InclusionLevel, MkDocs 1.5+):
+        # never exclude_docs, and draft_docs only under `mkdocs serve`.
+        included = InclusionLevel.is_in_serve if self._serving else InclusionLevel.is_included
+        for file in self._static_pages:
+            if not included(file.inclusion):
+                continue
+            dest_uri = file.dest_uri
             snippet = self._snippet(self.tracking, dest_uri)
             path = Path(config.site_dir, dest_uri)
             try:

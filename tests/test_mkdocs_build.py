@@ -219,3 +219,90 @@ def test_run_helper_is_used_for_subprocesses() -> None:
     result = run([sys.executable, "-m", "mkdocs", "--version"], cwd=MKDOCS_SITE)
     assert result.returncode == 0
     assert re.search(r"version 1\.\d+", result.stdout)
+
+
+HAND_WRITTEN = "<!doctype html><html><head><title>{0}</title></head><body>{0}</body></html>\n"
+
+
+def inclusion_site(tmp_path: Path) -> Path:
+    """Hand-written .html files that MkDocs copies, excludes, or copies only as drafts."""
+    options = "      landing_page_id: lp_site\n      api_base_url: https://api.aae.com\n"
+    pages = {"index.md": "# Home\n"}
+    for name in ("kept.html", "excluded.html", "secret.htm", "draft.html", "not-in-nav.html"):
+        pages[name] = HAND_WRITTEN.format(name)
+    source = write_site(tmp_path, options, pages)
+    (source / "docs" / "drafts").mkdir()
+    (source / "docs" / "drafts" / "wip.html").write_text(HAND_WRITTEN.format("wip"), "utf-8")
+    (source / "docs" / ".hidden.html").write_text(HAND_WRITTEN.format("hidden"), "utf-8")
+    config = source / "mkdocs.yml"
+    config.write_text(
+        config.read_text("utf-8")
+        + "exclude_docs: |\n  excluded.html\n  *.htm\n"
+        + "draft_docs: |\n  draft.html\n  drafts/\n"
+        + "not_in_nav: |\n  not-in-nav.html\n",
+        "utf-8",
+    )
+    return source
+
+
+def test_strict_build_follows_exclude_docs_and_draft_docs(tmp_path: Path) -> None:
+    source = inclusion_site(tmp_path)
+    site = tmp_path / "site"
+    result = run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", site], cwd=source, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "aae-tracking" not in result.stderr  # no "cannot read it" warning for any file
+    assert set(html_files(site)) >= {"kept.html", "not-in-nav.html"}
+    for absent in ("excluded.html", "secret.htm", "draft.html", "drafts/wip.html", ".hidden.html"):
+        assert not (site / absent).exists(), absent
+    for name in ("kept.html", "not-in-nav.html"):
+        assert [tag.landing_page_id for tag in tracker_tags(site / name)] == ["lp_site"], name
+
+
+def test_mkdocs_serve_tracks_drafts_and_never_excluded_files(tmp_path: Path) -> None:
+    source = inclusion_site(tmp_path)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "serve",
+            "--strict",
+            "--no-livereload",
+            "-a",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=source,
+        env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def fetch(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/{path}", timeout=5) as reply:
+                return reply.status, reply.read().decode("utf-8")
+        except urllib.error.HTTPError as exc:
+            return exc.code, ""
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                fetch("")
+                break
+            except OSError:
+                time.sleep(0.3)
+        for draft in ("draft.html", "drafts/wip.html", "kept.html"):
+            status, body = fetch(draft)
+            assert status == 200, draft
+            assert len(re.findall(r'data-aae-tracking="tracker"', body)) == 1, draft
+        for excluded in ("excluded.html", "secret.htm"):
+            assert fetch(excluded)[0] == 404, excluded
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+    assert "aae-tracking" not in stderr, stderr
