@@ -89,6 +89,7 @@ Event = dict[str, Any]
 
 _TOP_LEVEL_KEYS: tuple[str, ...] = (
     "event_type",
+    "event_id",
     "landing_page_id",
     "campaign_id",
     "session_id",
@@ -97,8 +98,6 @@ _TOP_LEVEL_KEYS: tuple[str, ...] = (
     "screen_resolution",
     "timestamp",
 )
-# Checked when present, not required (yet): the tracker before issue 8 sends no event_id.
-_OPTIONAL_TOP_LEVEL_KEYS: tuple[str, ...] = ("event_id",)
 _EVENT_DATA_KEYS: dict[str, tuple[str, ...]] = {
     "PageView": ("url", "referrer", "timestamp"),
     "AddToCart": ("button_text", "button_id", "timestamp"),
@@ -145,18 +144,11 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _check_keys(
-    path: str,
-    obj: Mapping[str, object],
-    required: tuple[str, ...],
-    optional: tuple[str, ...] = (),
-) -> list[str]:
+def _check_keys(path: str, obj: Mapping[str, object], allowed: tuple[str, ...]) -> list[str]:
     prefix = f"{path}." if path else ""
-    problems = [f"{prefix}{key} is required (missing)" for key in required if key not in obj]
+    problems = [f"{prefix}{key} is required (missing)" for key in allowed if key not in obj]
     problems.extend(
-        f"{prefix}{key} is not allowed (unknown key)"
-        for key in obj
-        if key not in required and key not in optional
+        f"{prefix}{key} is not allowed (unknown key)" for key in obj if key not in allowed
     )
     return problems
 
@@ -278,7 +270,7 @@ def validate_event(obj: object) -> list[str]:
     list means the event is valid.  Unknown keys (top level and in
     ``event_data``) are problems too.
 
-    ``event_id`` (the de-duplication key: a UUID from the tracker, or
+    ``event_id`` (required; the de-duplication key: a UUID from the tracker, or
     ``purchase:<landing_page_id>:<order_id>``) must be a string of 1-256
     characters without control characters (C0, DEL, C1) or lone surrogates.
 
@@ -289,7 +281,7 @@ def validate_event(obj: object) -> list[str]:
     """
     if not isinstance(obj, dict):
         return [f"event must be a JSON object, got {_type_name(obj)}"]
-    problems = _check_keys("", obj, _TOP_LEVEL_KEYS, _OPTIONAL_TOP_LEVEL_KEYS)
+    problems = _check_keys("", obj, _TOP_LEVEL_KEYS)
 
     event_type = obj.get("event_type")
     known_type = isinstance(event_type, str) and event_type in EVENT_TYPES
@@ -931,8 +923,7 @@ class EventCollector:
     ``{"accepted": N, "duplicates": D}``.  Events are de-duplicated by
     ``event_id``: an event whose id was already stored (earlier, in another
     batch, or earlier in the same batch) is acknowledged the same way but not
-    stored again, and counted in :attr:`duplicates`.  Events without an
-    ``event_id`` are always stored.
+    stored again, and counted in :attr:`duplicates`.
 
     ``echo`` receives one line per stored event (see :func:`format_event_line`)
     and one per duplicate (the same line plus ``(duplicate, not stored)``);

@@ -169,6 +169,7 @@ INVALID_EVENTS: list[tuple[str, Any, str]] = [
     ("not-an-object", [make_event()], "event must be a JSON object"),
     ("missing-top-key", _without(make_event(), "session_id"), "session_id is required"),
     ("missing-campaign", _without(make_event(), "campaign_id"), "campaign_id is required"),
+    ("missing-event-id", _without(make_event(), "event_id"), "event_id is required (missing)"),
     ("unknown-top-key", make_event(extra=1), "extra is not allowed"),
     ("unknown-event-type", make_event(event_type="Click"), "event_type must be one of"),
     ("empty-event-id", make_event(event_id=""), f"event_id must be a string of 1-256 {_CHARS}"),
@@ -767,15 +768,6 @@ def test_duplicates_within_one_batch(collector: EventCollector) -> None:
     assert reply.status == 200
     assert reply.json() == {"accepted": 2, "duplicates": 2}
     assert collector.events == [a, b]
-
-
-def test_events_without_event_id_are_stored_every_time(collector: EventCollector) -> None:
-    event = make_event()
-    del event["event_id"]
-    assert validate_event(event) == []
-    post_event(collector, event)
-    assert post_event(collector, event).json() == {"accepted": 1, "duplicates": 0}
-    assert collector.events == [event, event]
 
 
 def test_concurrent_posts_of_the_same_event_store_one(collector: EventCollector) -> None:
