@@ -781,7 +781,8 @@ def test_insecure_context_sends_nothing_and_sets_no_cookie(
             """(endpoint) => {
               const now = new Date().toISOString();
               return navigator.sendBeacon(endpoint, JSON.stringify({
-                event_type: "PageView", landing_page_id: "lp_control", campaign_id: null,
+                event_type: "PageView", event_id: "control-" + Date.now(),
+                landing_page_id: "lp_control", campaign_id: null,
                 session_id: "sess_1_control", user_agent: navigator.userAgent,
                 event_data: {url: location.href, referrer: "", timestamp: now},
                 screen_resolution: screen.width + "x" + screen.height, timestamp: now,

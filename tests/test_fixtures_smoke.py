@@ -21,6 +21,7 @@ PAGE = """<!doctype html>
   const now = new Date().toISOString();
   const event = {
     event_type: "PageView",
+    event_id: "smoke-" + Date.now(),
     landing_page_id: "lp_smoke",
     campaign_id: "camp_456",
     session_id: "sess_" + Date.now() + "_abc123def4",

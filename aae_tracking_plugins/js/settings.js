@@ -9,8 +9,6 @@
 // left in the document means the page now is not tracked.
 import { d } from "./util.js";
 
-var TAG = "script[data-aae-tracking=tracker]";
-
 function last(selector) {
   var all = d.querySelectorAll(selector);
   return all[all.length - 1];
@@ -18,23 +16,19 @@ function last(selector) {
 
 // The tracker tag: the running script when the browser says so, otherwise
 // (script loaders and tag managers that re-insert or defer scripts leave
-// document.currentScript null) found by its marker.
+// document.currentScript null) the last one found by its marker.
 export function tag(own) {
-  return own && own.dataset.endpoint ? own : last(TAG);
+  return own && own.dataset.endpoint ? own : last("script[data-aae-tracking=tracker]");
 }
 
-// {lp, c, e, node} for the page now, or null when it is not tracked.
-// node is the element the page's settings came from: when a navigation
-// replaces it, the page's new content has arrived.
-export function settings() {
-  var t = tag();
-  var node = last("[data-aae-page]") || t;
-  var p = node && node.dataset;
-  return p && p.aaePage !== "off" && p.landingPageId && t.dataset.endpoint
-    ? { lp: p.landingPageId, c: p.campaignId || null, e: t.dataset.endpoint, node: node }
-    : null;
-}
-
+// The element the page's settings come from: when a navigation replaces it,
+// the page's new content has arrived.
 export function marker() {
-  return last("[data-aae-page]") || last(TAG);
+  return last("[data-aae-page]") || tag();
+}
+
+// {lp, c} for the page now, or undefined when it is not tracked.
+export function settings() {
+  var p = tag() ? marker().dataset : {};
+  return p.aaePage != "off" && p.landingPageId && { lp: p.landingPageId, c: p.campaignId || null };
 }

@@ -9,84 +9,76 @@
 //
 // Load-path rule: running this script only reads its settings and adds
 // listeners. Cookies, storage and the network are touched when the browser
-// is idle (at the latest 1 s later), or right away when the page is hidden.
+// is idle (within 1 s), or right away when the page is hidden.
 import * as clicks from "./clicks.js";
 import * as pageviews from "./pageviews.js";
 import { declared, purchase } from "./purchase.js";
 import { tag } from "./settings.js";
 import { flush, setEndpoint, start } from "./transport.js";
-import { d, later, load, noop, safe, w } from "./util.js";
+import { d, later, load, on, safe, w } from "./util.js";
 
 // Loopback pages (a `mkdocs serve` preview) may only send to a loopback
 // collector, so previews never reach production numbers.
-function loopback(host) {
-  return /^(localhost|127(\.\d+){3}|\[::1\])$|\.localhost$/.test(host);
+function loopback(url) {
+  return /^(localhost|127(\.\d+){3}|\[::1\])$|\.localhost$/.test(url.hostname);
 }
 
 safe(() => {
-  var own = tag(d.currentScript);
-  var cfg = own && own.dataset;
+  var cfg = (tag(d.currentScript) || d).dataset;
+  var api = w.AAE_TRACKING;
+  var endpoint = new URL(cfg.endpoint, location.href);
+  var queued;
+  var started;
+  var replay = () => {
+    queued.splice(0).forEach((item) => item[0] == "trackPurchase" && safe(purchase)(item[1][0]));
+    declared();
+  };
+  var boot = safe(() => {
+    if (!started) {
+      started = 1;
+      // A visitor (or a team member) excluded this browser for good:
+      // localStorage.setItem("aae_ignore", "true").
+      if (load("aae_ignore")) return setEndpoint();
+      pageviews.landing(api, declared);
+      replay();
+      start();
+    }
+  });
   // Misconfigured tag: leave window.AAE_TRACKING untouched, so a correctly
   // configured tracker tag later on the page can still take over.
-  if (!cfg || !cfg.landingPageId || !cfg.endpoint) return;
-  var api = w.AAE_TRACKING;
+  if (!cfg.landingPageId) return;
   // Primitives (and undefined) cannot carry the API: start from scratch.
   if (Object(api) !== api) api = w.AAE_TRACKING = {};
   // Run once per document: a second copy (a content swap re-running the
   // script, a tag included twice) leaves the first one in charge.
   if (api.loaded) return;
   api.loaded = true;
-  var endpoint = new URL(cfg.endpoint, location.href);
-  api.trackPurchase = noop;
+  queued = Array.isArray(api.q) ? api.q : [];
+  api.trackPurchase = () => {};
   // Only real web pages of a secure context send anything: not a saved copy
   // opened from file: (its URL names local folders), not plain http: (no
   // secure cookies), not a loopback preview sending to a remote collector,
   // and not a browser driven by automation unless the site asks for it.
-  if (!/^https?:$/.test(location.protocol) || !w.isSecureContext ||
-      loopback(location.hostname) && !loopback(endpoint.hostname) ||
-      navigator.webdriver && !cfg.trackAutomation) {
-    return;
-  }
-  setEndpoint(endpoint.href);
-
-  var started = false;
-  var queued = Array.isArray(api.q) ? api.q : [];
-  // Calls made before the first PageView wait, so the wire order is always
-  // PageView first, and a never-shown prerender records nothing.
-  var replay = () => {
-    queued.splice(0).forEach((item) => {
-      if (item && item[0] == "trackPurchase") safe(purchase)(item[1][0]);
+  if (/^https?:$/.test(location.protocol) && w.isSecureContext &&
+      (!loopback(location) || loopback(endpoint)) && (!navigator.webdriver || cfg.trackAutomation)) {
+    setEndpoint(endpoint.href);
+    // Calls made before the first PageView wait, so the wire order is always
+    // PageView first, and a never-shown prerender records nothing.
+    api.trackPurchase = safe(function () {
+      queued.push(["trackPurchase", arguments]);
+      if (started) replay();
     });
-    declared();
-  };
-  api.trackPurchase = safe(function () {
-    queued.push(["trackPurchase", [].slice.call(arguments)]);
-    if (started) replay();
-  });
-
-  var boot = safe(() => {
-    if (started) return;
-    started = true;
-    // A visitor (or a team member) excluded this browser for good:
-    // localStorage.setItem("aae_ignore", "true").
-    if (load("aae_ignore")) return setEndpoint(null);
-    pageviews.landing(api, declared);
-    replay();
-    start();
-  });
-
-  clicks.listen();
-  var settle = pageviews.listen();
-  var leave = safe(() => {
-    boot();
-    settle();
-    flush();
-  });
-  w.addEventListener("pagehide", leave);
-  d.addEventListener("visibilitychange", () => {
-    if (d.visibilityState == "hidden") leave();
-  });
-  // A prerendered page is not a visit until the visitor actually opens it.
-  if (d.prerendering) d.addEventListener("prerenderingchange", () => later(boot), { once: true });
-  else later(boot);
+    clicks.listen();
+    pageviews.listen();
+    var leave = () => {
+      boot();
+      pageviews.settle();
+      flush();
+    };
+    on(w, "pagehide", leave);
+    on(d, "visibilitychange", () => d.visibilityState == "hidden" && leave());
+    // A prerendered page is not a visit until the visitor actually opens it.
+    if (d.prerendering) on(d, "prerenderingchange", () => later(boot), { once: true });
+    else later(boot);
+  }
 })();

@@ -3,8 +3,6 @@
 export var w = window;
 export var d = document;
 
-export function noop() {}
-
 // Wraps an entry point (event handler, timer, public API) so it can never
 // throw into the page: the tracker must not break the page it runs on.
 export function safe(fn) {
@@ -17,22 +15,34 @@ export function safe(fn) {
   };
 }
 
-// Runs fn when the main thread is idle (soon at the latest), so the work of
-// sending (cookie, storage, network calls) stays off the page's load path.
-export function later(fn, ms) {
-  fn = safe(fn);
-  if (!ms && w.requestIdleCallback) requestIdleCallback(fn, { timeout: 1000 });
-  else setTimeout(fn, ms || 1);
+// addEventListener with a safe handler.
+export function on(target, type, fn, options) {
+  target.addEventListener(type, safe(fn), options);
 }
 
-// RFC 9562 version 4 UUID. randomUUID exists in secure contexts since
-// Chrome 92 / Firefox 95 / Safari 15.4; older engines build one from
-// getRandomValues (Chrome 11, Firefox 21, Safari 6.1).
+// Runs fn when the main thread is idle (within 1 s), so the work of sending
+// (cookie, storage, network calls) stays off the page's load path. Without
+// requestIdleCallback (Safari), setTimeout reads the options object as 0 ms.
+export function later(fn) {
+  (w.requestIdleCallback || setTimeout)(safe(fn), { timeout: 1e3 });
+}
+
+// n random base-32 characters (5 bits each) from the CSPRNG; & 31 keeps
+// them bias-free.
+export function random(n) {
+  return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => (b & 31).toString(32)).join("");
+}
+
+// The event id: an RFC 9562 version 4 UUID where crypto.randomUUID exists
+// (secure contexts since Chrome 92, Firefox 95, Safari 15.4), else 130
+// random bits.
 export function uuid() {
-  return crypto.randomUUID
-    ? crypto.randomUUID()
-    : "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
-      (c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (c / 4)))).toString(16));
+  return crypto.randomUUID ? crypto.randomUUID() : random(26);
+}
+
+// The page's address without its fragment.
+export function here() {
+  return location.href.split("#")[0];
 }
 
 // localStorage as JSON; null when missing, unreadable or blocked (private
@@ -51,13 +61,5 @@ export function store(key, value) {
     else localStorage.setItem(key, JSON.stringify(value));
   } catch (e) {
     // Storage blocked or full: the data stays in memory for this page.
-  }
-}
-
-export function warn(msg) {
-  try {
-    console.warn("aae-tracking: " + msg);
-  } catch (e) {
-    // No console (or a hostile one): stay silent.
   }
 }
