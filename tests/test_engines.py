@@ -51,7 +51,7 @@ CAMPAIGN_ID = "camp_engines"
 SESSION_RE = re.compile(r"^sess_\d+_[a-z0-9]+$")
 RESOLUTION_RE = re.compile(r"^\d+x\d+$")
 WAIT = 10.0  # seconds for an event that must arrive
-QUIET = 0.4  # seconds in which no further (duplicate) event may arrive
+QUIET = 0.3  # seconds in which no further (duplicate) event may arrive
 
 # (test name, engine) -> symptom.  Strict: the entry must go once the tracker is fixed.
 KNOWN_ENGINE_BUGS: dict[tuple[str, str], str] = {}

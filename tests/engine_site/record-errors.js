@@ -2,6 +2,7 @@
 // errors and unhandled promise rejections in sessionStorage, so they survive navigations within
 // the tab and the test reads them all at the end, in every engine (WebDriver classic, used for
 // WebKitGTK, has no page-error events).
+/* global window, sessionStorage, location */
 (function () {
   var KEY = "engine_test_errors";
   function record(text) {
@@ -9,7 +10,7 @@
       var seen = JSON.parse(sessionStorage.getItem(KEY) || "[]");
       seen.push(location.pathname + ": " + text);
       sessionStorage.setItem(KEY, JSON.stringify(seen));
-    } catch (e) {
+    } catch {
       // storage unavailable: nothing to record into
     }
   }

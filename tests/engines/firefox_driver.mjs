@@ -19,6 +19,7 @@
 // Environment: FIREFOX (default /usr/bin/firefox-esr), AAE_FIREFOX_PROFILE (the profile
 // directory: the Python side makes it, finds a stray Firefox by it and deletes it),
 // AAE_ENGINE_TIMEOUT_MS (one step, default 15000), AAE_ENGINE_LAUNCH_TIMEOUT_MS (default 30000).
+/* global process */
 import { createInterface } from "node:readline";
 import puppeteer from "puppeteer-core";
 
