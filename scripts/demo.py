@@ -32,6 +32,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # The scripted visitor shows navigator.webdriver as a visitor's browser does (false): the
+    # tracker skips automated browsers unless a site sets track_automation.
+    "--disable-blink-features=AutomationControlled",
 ]
 # (path, CTA ids to click) per site, in the order a visitor would go.
 VISITS = {
