@@ -19,8 +19,7 @@ export function purchase(o) {
   if (!(value >= 0 && value < Infinity && /^[A-Z]{3}$/.test(currency) &&
       (o.order_id == null || id && id.length < 129))) {
     try {
-      console.warn("aae-tracking: purchase not tracked: needs {value: number >= 0, currency: 3 letters, " +
-        "order_id: 1-128 characters or none}, got " + JSON.stringify(o));
+      console.warn("aae-tracking: purchase not tracked (see docs/purchase.md): " + JSON.stringify(o));
     } catch (e) {
       // No console (or a hostile one): stay silent.
     }
