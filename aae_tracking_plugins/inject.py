@@ -118,6 +118,10 @@ class Placement:
     #: common shape of generated pages, where the scan alone is exact. Anything else also gets
     #: lxml's opinion before it is written.
     ordinary: bool = False
+    #: Start and end of the page's first charset declaration when an insertion goes before it
+    #: and it starts within the first 1024 characters: the insertion must not push it out of
+    #: the first 1024 bytes, where browsers look for it (checked in the page's encoding).
+    charset_at: tuple[int, int] | None = None
 
 
 def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
@@ -160,7 +164,7 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
         return HEAD_ONLY
 
     head_start = next((t for t in tags if t.name == "head" and not t.is_end_tag), None)
-    head_at = min(_head_position(tags, scanned), body_at)
+    head_at = min(_head_position(text, tags, scanned), body_at)
     ordinary = (
         len(body_ends) == 1
         and body_at == body_ends[0].start
@@ -169,10 +173,16 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
         and scanned.eof_context == "html"
         and scanned.tag_by_tag == 0
     )
-    return Placement(head_at, body_at, ordinary)
+    declaration = next(
+        (tag for tag in scanned.tags if tag.name == "meta" and _declares_charset(tag)), None
+    )
+    charset_at = None
+    if declaration is not None and head_at <= declaration.start < charset.PRESCAN_BYTES:
+        charset_at = (declaration.start, declaration.end)  # (characters never outnumber bytes)
+    return Placement(head_at, body_at, ordinary, charset_at)
 
 
-def _head_position(tags: list[Tag], scanned: ScanResult) -> int:
+def _head_position(text: str, tags: list[Tag], scanned: ScanResult) -> int:
     head_start = next((t for t in tags if t.name == "head" and not t.is_end_tag), None)
     if head_start is not None:
         # Stay after <meta charset>: browsers only look for it in the first 1024 bytes.
@@ -186,11 +196,24 @@ def _head_position(tags: list[Tag], scanned: ScanResult) -> int:
         return head_start.end
     html_start = next((t for t in tags if t.name == "html" and not t.is_end_tag), None)
     if html_start is not None:
-        return html_start.end
-    # After a DOCTYPE (a script before it would put the page in quirks mode) and a BOM.
-    if scanned.doctype_end is not None:
-        return scanned.doctype_end
-    return scanned.content_start
+        start = html_start.end
+    elif scanned.doctype_end is not None:
+        # After a DOCTYPE (a script before it would put the page in quirks mode) and a BOM.
+        start = scanned.doctype_end
+    else:
+        start = scanned.content_start
+    # No <head> tag: the head is implied until the body starts. A charset declaration in it
+    # stays before the stub, as with a <head> tag.
+    for tag in tags:
+        if tag.start < start or tag.is_end_tag:
+            continue
+        if tag.name == "body":
+            break
+        if tag.name == "meta" and _declares_charset(tag):
+            if not body_started_before(text, scanned, tag.start):
+                return tag.end
+            break
+    return start
 
 
 _ASCII_SPACE = "\t\n\f\r "
@@ -269,6 +292,8 @@ def refresh_target(scanned: ScanResult) -> str | None:
 
 
 def _declares_charset(tag: Tag) -> bool:
+    if tag.is_end_tag:
+        return False
     attrs = tag.attributes()
     return "charset" in attrs or attrs.get("http-equiv", "").lower() == "content-type"
 
@@ -311,6 +336,37 @@ def _iter_insert(text: str, inserts: list[tuple[int, str]]) -> Iterator[str]:
     yield text[pos:]
 
 
+#: The insertions would move the page's charset declaration out of the prescan's reach.
+CHARSET_PUSHED = (
+    "the tracker would push the page's <meta charset> out of the first 1024 bytes, where "
+    "browsers look for it"
+)
+
+
+def _keep_charset_visible(text: str, placement: Placement, snippet: Snippet) -> Placement | str:
+    """``placement``, or one that keeps the charset declaration in the first 1024 bytes.
+
+    Browsers find a ``<meta charset>`` only in the first 1024 bytes of the page (HTML standard,
+    "prescan a byte stream to determine its encoding"). Bytes are counted as UTF-8, which never
+    has fewer bytes for a character than the page's own encoding (windows-1252, Shift_JIS, ...:
+    the ones a ``<meta>`` can declare), so the page's bytes and its text get the same decision;
+    our tags are ASCII. When the stub would push the declaration out, the stub goes right before
+    the tracker instead (after the declaration; it still runs before the tracker). When even the
+    tracker comes first, the page is left alone. A byte order mark (which makes browsers skip
+    the prescan) is not counted, so that a page gets the same decision with or without one.
+    """
+    assert placement.charset_at is not None
+    start, end = placement.charset_at
+    before = text[:end].removeprefix("\ufeff")
+    inserts = ((placement.head, snippet.head), (placement.body, snippet.body))
+    pushed = sum(len(piece) for at, piece in inserts if at <= start)
+    if len(before.encode("utf-8", "surrogatepass")) + pushed <= charset.PRESCAN_BYTES:
+        return placement
+    if placement.body >= end:
+        return Placement(placement.body, placement.body)
+    return CHARSET_PUSHED
+
+
 def inject(text: str, snippet: Snippet) -> InjectionResult:
     """Insert the snippet into ``text``; on any doubt return ``text`` unchanged with a reason."""
     if not text or text.isspace():
@@ -319,6 +375,8 @@ def inject(text: str, snippet: Snippet) -> InjectionResult:
     scanned = scan(text)
     base = remove_tracker(text, scanned)
     placement = plan(base, scanned if base is text else None)
+    if isinstance(placement, Placement) and placement.charset_at is not None:
+        placement = _keep_charset_visible(base, placement, snippet)
     if isinstance(placement, str):
         return InjectionResult(text, placement)
     inserts = [(placement.head, snippet.head), (placement.body, snippet.body)]
