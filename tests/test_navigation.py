@@ -729,19 +729,7 @@ def test_material_one_pageview_per_navigation_back_and_forth(
 
 ROUTER_ORDERS = [
     pytest.param("push-first", id="push-then-swap"),
-    pytest.param(
-        "swap-first",
-        id="swap-then-push",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason=(
-                "pageviews.js takes the marker node at pushState time and waits for it to be "
-                "replaced; a router that swaps before pushState already replaced it, so the "
-                "PageView waits the 10 s timeout, and the next navigation settles it with the "
-                "next page's URL and markup (an 'off' page drops it)"
-            ),
-        ),
-    ),
+    pytest.param("swap-first", id="swap-then-push"),
 ]
 
 

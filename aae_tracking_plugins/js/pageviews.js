@@ -3,8 +3,9 @@
 //
 // After a client-side navigation the page's new content may arrive later
 // (Material for MkDocs pushes the address, then fetches and swaps the
-// content), so the PageView waits until the markup its settings come from
-// has been replaced, or until a timeout for pages that never replace it (a
+// content; other routers swap first), so the PageView waits until the markup
+// its settings come from is no longer the one the last PageView used, or
+// until a timeout for pages that never replace it (a
 // single-page app re-rendering around a fixed tracker tag: 1 s; pages with
 // [data-aae-page] markers, made to be swapped: 10 s). The settings are then
 // read from the new markup: an opted-out or untracked page sends nothing, a
@@ -17,10 +18,12 @@ var last; // URL of the last PageView: the next one's referrer
 var seen; // pathname + search of the last PageView or navigation
 var wait; // ends the pending navigation's wait
 var onView; // called after each PageView (declarative purchases)
+var node; // the element the last PageView's settings came from
 
 function view(url, referrer) {
   track("PageView", { url: url, referrer: referrer });
   last = url;
+  node = marker();
   onView();
 }
 
@@ -44,12 +47,13 @@ export function settle() {
 
 function navigated() {
   var path = location.pathname + location.search;
-  var node = marker();
   // Hash-only changes and pushState to the same URL are not new pages.
   // (replaceState is not hooked: it typically just tidies the URL.)
   if (path != seen && onView) {
     seen = path;
     settle(); // a navigation still waiting is sent as it stands
+    // Content swapped before the address changed: it is here already.
+    if (marker() != node) return view(here(), last);
     var observer = new MutationObserver(safe(() => marker() != node && settle()));
     var timer = setTimeout(safe(settle), node && node.tagName != "SCRIPT" ? 1e4 : 1e3);
     observer.observe(d.documentElement, { childList: true, subtree: true });
