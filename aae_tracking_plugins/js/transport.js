@@ -21,6 +21,7 @@ var KEY = "_aae_q";
 var endpoint;
 var queue = []; // events not yet confirmed, oldest first
 var busy = new Set(); // events in flight
+var flying = 0; // characters of the request bodies in flight
 var done = new Set(); // event_ids confirmed by this page
 var fails = 0;
 var next = 0; // no request before this time (ms) while failing
@@ -37,6 +38,7 @@ export function setEndpoint(url) {
 function post(events) {
   var body;
   var settle = (ok, wait) => {
+    flying -= body.length;
     events.forEach((e) => {
       busy.delete(e);
       if (ok) done.add(e.event_id);
@@ -47,16 +49,16 @@ function post(events) {
       if (kept) save();
     } else {
       // 4 s, 8 s, 16 s ... 10 min, 50-100 % of it (jitter), Retry-After first.
-      next = Date.now() + Math.max(Math.min(2e3 << ++fails, 6e5) * (1 + Math.random()) / 2, wait);
+      next = Date.now() + Math.max(Math.min(2e3 * 2 ** Math.min(++fails, 9), 6e5) * (1 + Math.random()) / 2, wait);
       save();
     }
     drain();
   };
   events.forEach((e) => {
     e.session_id = e.session_id || sessionId();
-    busy.add(e);
   });
   body = JSON.stringify(BATCH ? { events: events } : events[0]);
+  flying += body.length;
   if (!w.fetch) {
     try {
       settle(navigator.sendBeacon(endpoint, body), 0);
@@ -67,6 +69,9 @@ function post(events) {
   }
   fetch(endpoint, { method: "POST", body: body, keepalive: true, credentials: "omit" }).then((r) => {
     var s = r.status;
+    // A keepalive request counts against the page's budget until its body
+    // is consumed (Fetch standard): drop the body.
+    r.body && r.body.cancel().catch(() => 0);
     // Retry-After: delay-seconds or an HTTP-date (RFC 9110, section 10.2.3).
     var v = r.headers.get("Retry-After") || "";
     settle(s < 500 && s != 408 && s != 429, (/^\d+$/.test(v) ? v * 1e3 : Date.parse(v) - Date.now()) || 0);
@@ -74,7 +79,9 @@ function post(events) {
 }
 
 // Sends what is waiting: up to six requests at a time while the collector is
-// healthy, a single one (a probe) while it is failing.
+// healthy, a single one (a probe) while it is failing. All keepalive bodies
+// in flight stay within 20,000 characters: under the 64 KiB a page may have
+// in flight even at 3 bytes per character.
 export function drain(now) {
   clearTimeout(timer);
   timer = 0;
@@ -88,16 +95,17 @@ export function drain(now) {
     return;
   }
   var out = [];
-  var size = 0;
+  var size = flying;
   queue.forEach((e) => {
     var group = out[out.length - 1];
-    if (busy.has(e)) return;
-    // Under the 64 KiB keepalive budget even at 3 bytes per character.
-    if (BATCH && group && (size += JSON.stringify(e).length) < 2e4) group.push(e);
-    else if (out.length < (fails ? 1 : 6 - busy.size)) {
-      out.push([e]);
-      size = 0;
-    }
+    // + 60: the session id, filled in when sent, and the batch's wrapping.
+    if (busy.has(e) || (size += JSON.stringify(e).length + 60) > 2e4) return;
+    if (BATCH && group) group.push(e);
+    else if (out.length < (fails ? 1 : 6)) out.push([e]);
+    else return;
+    // Marked before any is posted: a beacon settles synchronously, and the
+    // drain() it triggers must not pick these again.
+    busy.add(e);
   });
   out.forEach(post);
 }
