@@ -249,10 +249,16 @@ def chromium(browser: Browser) -> Iterator[tuple[BrowserContext, dict[str, str]]
     context = browser.new_context()
     context.set_default_timeout(10_000)
     pages: dict[str, str] = {LANDED: "<p>landed</p>"}
+    served: set[str] = set()
 
     def serve(route: Route) -> None:
         url = route.request.url.split("#")[0].split("?")[0]
-        if url in pages:
+        if url in served and url != LANDED:
+            # A page that refreshes itself (a refresh without a URL) would reload in a tight
+            # loop: a 204 answer ends each reload without leaving the page.
+            route.fulfill(status=204)
+        elif url in pages:
+            served.add(url)
             route.fulfill(status=200, body=pages[url], headers={"Content-Type": "text/html"})
         else:
             route.abort()
