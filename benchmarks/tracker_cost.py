@@ -145,6 +145,7 @@ class Variant:
 @dataclasses.dataclass
 class LoadResult:
     ours_ms: float
+    at_load_ms: float  # the part of ours_ms that started before the load event
     ours_cpu_ms: float
     total_ms: float
     layout_reads: int
@@ -222,7 +223,7 @@ def build_variants(site: Path, api_base_url: str, control: bool, notes: list[str
 
 
 def analyse(
-    trace: dict[str, Any], variant: Variant, page_url: str, events_url: str
+    trace: dict[str, Any], variant: Variant, page_url: str, events_url: str, load_ms: float
 ) -> LoadResult | None:
     """The figures of one load from its trace, or ``None`` if the navigation is not in it."""
     events: list[dict[str, Any]] = trace["traceEvents"]
@@ -235,6 +236,8 @@ def analyse(
     if nav is None:
         return None
     pid, tid, nav_ts = nav["pid"], nav["tid"], nav["ts"]
+    # navigationStart is the page's time origin: the load event's end in trace microseconds.
+    load_ts = nav_ts + load_ms * 1000
 
     line_starts = [0] + [i + 1 for i, char in enumerate(variant.html) if char == "\n"]
     origin = page_url.split("/", 3)
@@ -266,7 +269,7 @@ def analyse(
         and event.get("ts", 0) >= nav_ts
     ]
     main.sort(key=lambda event: (event["ts"], -event.get("dur", 0)))
-    ours_us = ours_cpu_us = total_us = 0
+    ours_us = ours_cpu_us = total_us = at_load_us = 0
     layout_reads = layouts = 0
     # Stack of open events: (end, name, dur, thread time, ours, inside ours, inside JS work).
     stack: list[tuple[int, str, int, int, bool, bool, bool]] = []
@@ -284,6 +287,8 @@ def analyse(
             wrapped = parent is not None and parent[1] == "v8.callFunction"
             ours_us += parent[2] if wrapped and parent is not None else dur
             ours_cpu_us += parent[3] if wrapped and parent is not None else cpu
+            if ts < load_ts:
+                at_load_us += parent[2] if wrapped and parent is not None else dur
         if name in JS_WORK and not in_js:
             total_us += dur
         if name in LAYOUT:
@@ -303,7 +308,13 @@ def analyse(
             delay = (event["ts"] - nav_ts) / 1000
             pageview_ms = delay if pageview_ms is None else min(pageview_ms, delay)
     return LoadResult(
-        ours_us / 1000, ours_cpu_us / 1000, total_us / 1000, layout_reads, layouts, pageview_ms
+        ours_us / 1000,
+        at_load_us / 1000,
+        ours_cpu_us / 1000,
+        total_us / 1000,
+        layout_reads,
+        layouts,
+        pageview_ms,
     )
 
 
@@ -358,9 +369,10 @@ def load_once(
         trace = json.loads(browser.stop_tracing())
         long_tasks = [float(duration) for duration in page.evaluate("window.__aaeLongTasks")]
         time_origin = float(page.evaluate("performance.timeOrigin"))
+        load_ms = float(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"))
     finally:
         context.close()
-    result = analyse(trace, variant, url, collector.events_url)
+    result = analyse(trace, variant, url, collector.events_url, load_ms)
     if result is None:
         return {"error": "navigation not found in the trace"}
     if variant.tracked and arrived is None:
@@ -372,6 +384,7 @@ def load_once(
         pageview_ms = arrived * 1000 - time_origin
     return {
         "added_script_ms": round(result.ours_ms, 3),
+        "at_load_ms": round(result.at_load_ms, 3),
         "added_script_cpu_ms": round(result.ours_cpu_ms, 3),
         "total_script_ms": round(result.total_ms, 3),
         "long_tasks_ms": [round(duration, 1) for duration in long_tasks],
@@ -419,6 +432,7 @@ def summarise(variants: list[Variant]) -> list[dict[str, Any]]:
                 "loads": len(samples),
                 "added_script_ms_median": round(statistics.median(added), 3),
                 "added_script_ms_p90": round(p90(added), 3),
+                "at_load_ms_median": round(statistics.median(s["at_load_ms"] for s in samples), 3),
                 "added_script_cpu_ms_median": round(
                     statistics.median(s["added_script_cpu_ms"] for s in samples), 3
                 ),
@@ -440,7 +454,7 @@ def print_table(rows: list[dict[str, Any]], loads: int, settle_ms: float) -> Non
     print(f"per row (interleaved, fresh context each), settle window: load + {settle_ms:g} ms.")
     print()
     header = (
-        f"{'variant':32} {'added ms':>8} {'p90':>6} {'cpu':>5} {'d total':>7} "
+        f"{'variant':32} {'at load':>7} {'added ms':>8} {'p90':>6} {'cpu':>5} {'d total':>7} "
         f"{'long tasks':>10} {'layout reads':>12} {'PageView ms':>11}"
     )
     print(header)
@@ -450,6 +464,7 @@ def print_table(rows: list[dict[str, Any]], loads: int, settle_ms: float) -> Non
         pageview = row["pageview_ms_median"]
         print(
             f"{row['label']:32} "
+            f"{'-' if bare else format(row['at_load_ms_median'], '.2f'):>7} "
             f"{'-' if bare else format(row['added_script_ms_median'], '.2f'):>8} "
             f"{'-' if bare else format(row['added_script_ms_p90'], '.2f'):>6} "
             f"{'-' if bare else format(row['added_script_cpu_ms_median'], '.2f'):>5} "
@@ -459,7 +474,9 @@ def print_table(rows: list[dict[str, Any]], loads: int, settle_ms: float) -> Non
             f"{'-' if pageview is None else format(pageview, '.1f'):>11}"
         )
     print()
-    print("added ms / p90: script time attributed to our tags (median / 90th percentile per load)")
+    print("at load: our script time until the load event (evaluation and init; median)")
+    print("added ms / p90: all script time attributed to our tags, the idle-time sending")
+    print("  after the load event included (median / 90th percentile per load)")
     print("cpu: the main thread's CPU time within them (median); the rest is waiting, e.g. IPC")
     print("d total: median of all main-thread JS time minus the bare page's (cross-check)")
     print("long tasks, layout reads: counts over all loads of the row (target: 0)")

@@ -5,11 +5,12 @@
 //
 // Hard rule: the tracker must never break or spam the page it runs on, so
 // every entry point swallows its errors and nothing is ever logged as an
-// error (only console.warn for a trackPurchase() call with bad arguments).
+// error (only console.warn for a purchase with bad arguments).
 //
-// Load-path rule: running this script only reads its settings and adds
-// listeners. Cookies, storage and the network are touched when the browser
-// is idle (within 1 s), or right away when the page is hidden.
+// Load-path rule: running this script only reads its own tag and adds
+// listeners. Everything else (deciding whether this page may send, the
+// cookie, storage, the network) happens when the browser is idle after the
+// load (within 1 s), or right away when the page is hidden.
 import * as clicks from "./clicks.js";
 import * as pageviews from "./pageviews.js";
 import { declared, purchase } from "./purchase.js";
@@ -17,8 +18,7 @@ import { tag } from "./settings.js";
 import { flush, setEndpoint, start } from "./transport.js";
 import { d, later, load, on, safe, w } from "./util.js";
 
-// Loopback pages (a `mkdocs serve` preview) may only send to a loopback
-// collector, so previews never reach production numbers.
+// Loopback hosts: a `mkdocs serve` preview, a local collector.
 function loopback(url) {
   return /^(localhost|127(\.\d+){3}|\[::1\])$|\.localhost$/.test(url.hostname);
 }
@@ -26,7 +26,6 @@ function loopback(url) {
 safe(() => {
   var cfg = (tag(d.currentScript) || d).dataset;
   var api = w.AAE_TRACKING;
-  var endpoint = new URL(cfg.endpoint, location.href);
   var queued;
   var started;
   var replay = () => {
@@ -36,9 +35,17 @@ safe(() => {
   var boot = safe(() => {
     if (!started) {
       started = 1;
-      // A visitor (or a team member) excluded this browser for good:
+      var endpoint = new URL(cfg.endpoint, location.href);
+      // Only real web pages of a secure context send anything: not a saved
+      // copy opened from file: (its URL names local folders), not plain
+      // http: (no secure cookies), not a loopback preview sending to a
+      // remote collector (previews never reach production numbers), not a
+      // browser driven by automation unless the site asks for it, and not a
+      // browser whose owner excluded it for good:
       // localStorage.setItem("aae_ignore", "true").
-      if (load("aae_ignore")) return setEndpoint();
+      setEndpoint(/^https?:$/.test(location.protocol) && w.isSecureContext &&
+        (!loopback(location) || loopback(endpoint)) &&
+        (!navigator.webdriver || cfg.trackAutomation) && !load("aae_ignore") && endpoint.href);
       pageviews.landing(api, declared);
       replay();
       start();
@@ -46,7 +53,7 @@ safe(() => {
   });
   // Misconfigured tag: leave window.AAE_TRACKING untouched, so a correctly
   // configured tracker tag later on the page can still take over.
-  if (!cfg.landingPageId) return;
+  if (!cfg.landingPageId || !cfg.endpoint) return;
   // Primitives (and undefined) cannot carry the API: start from scratch.
   if (Object(api) !== api) api = w.AAE_TRACKING = {};
   // Run once per document: a second copy (a content swap re-running the
@@ -54,31 +61,25 @@ safe(() => {
   if (api.loaded) return;
   api.loaded = true;
   queued = Array.isArray(api.q) ? api.q : [];
-  api.trackPurchase = () => {};
-  // Only real web pages of a secure context send anything: not a saved copy
-  // opened from file: (its URL names local folders), not plain http: (no
-  // secure cookies), not a loopback preview sending to a remote collector,
-  // and not a browser driven by automation unless the site asks for it.
-  if (/^https?:$/.test(location.protocol) && w.isSecureContext &&
-      (!loopback(location) || loopback(endpoint)) && (!navigator.webdriver || cfg.trackAutomation)) {
-    setEndpoint(endpoint.href);
-    // Calls made before the first PageView wait, so the wire order is always
-    // PageView first, and a never-shown prerender records nothing.
-    api.trackPurchase = safe(function () {
-      queued.push(["trackPurchase", arguments]);
-      if (started) replay();
-    });
-    clicks.listen();
-    pageviews.listen();
-    var leave = () => {
+  // Calls made before the first PageView wait, so the wire order is always
+  // PageView first, and a never-shown prerender records nothing.
+  api.trackPurchase = safe(function () {
+    queued.push(["trackPurchase", arguments]);
+    if (started) replay();
+  });
+  clicks.listen();
+  pageviews.listen();
+  var leave = () => {
+    // A prerendered page thrown away unseen was never visited.
+    if (!d.prerendering) {
       boot();
       pageviews.settle();
       flush();
-    };
-    on(w, "pagehide", leave);
-    on(d, "visibilitychange", () => d.visibilityState == "hidden" && leave());
-    // A prerendered page is not a visit until the visitor actually opens it.
-    if (d.prerendering) on(d, "prerenderingchange", () => later(boot), { once: true });
-    else later(boot);
-  }
+    }
+  };
+  on(w, "pagehide", leave);
+  on(d, "visibilitychange", () => d.visibilityState == "hidden" && leave());
+  // A prerendered page is not a visit until the visitor actually opens it.
+  if (d.prerendering) on(d, "prerenderingchange", () => later(boot), { once: true });
+  else later(boot);
 })();

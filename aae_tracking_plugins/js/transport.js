@@ -19,6 +19,7 @@ import { load, on, store, w } from "./util.js";
 
 var KEY = "_aae_q";
 var endpoint;
+var off; // sending is off for this page (untrackable, or excluded)
 var queue = []; // events not yet confirmed, oldest first
 var busy = new Set(); // events in flight
 var flying = 0; // characters of the request bodies in flight
@@ -29,10 +30,14 @@ var timer;
 var ready;
 var kept; // the stored queue holds events
 
-// The collector's URL; none stops all sending and forgets the queue.
+// The collector's URL; none turns sending off for the page and forgets the
+// queue. Events made before it is set wait in the queue.
 export function setEndpoint(url) {
   endpoint = url;
-  if (!url) queue = [];
+  if (!url) {
+    off = 1;
+    queue = [];
+  }
 }
 
 function post(events) {
@@ -85,7 +90,7 @@ function post(events) {
 export function drain(now) {
   clearTimeout(timer);
   timer = 0;
-  if (!ready || !endpoint || busy.size && fails) return;
+  if (!ready || off || busy.size && fails) return;
   if (Date.now() < next) {
     timer = setTimeout(drain, next - Date.now());
     return;
@@ -111,7 +116,7 @@ export function drain(now) {
 }
 
 export function send(event) {
-  if (endpoint) {
+  if (!off) {
     queue.push(event);
     if (queue.length > 100) queue.shift();
     if (!timer) drain();
