@@ -64,23 +64,27 @@ function post(events) {
   });
   body = JSON.stringify(BATCH ? { events: events } : events[0]);
   flying += body.length;
-  if (!w.fetch) {
-    try {
-      settle(navigator.sendBeacon(endpoint, body), 0);
-    } catch (e) {
-      settle(1); // no way to send at all: drop rather than loop
+  try {
+    if (!w.fetch) {
+      try {
+        settle(navigator.sendBeacon(endpoint, body), 0);
+      } catch (e) {
+        settle(1); // no way to send at all: drop rather than loop
+      }
+      return;
     }
-    return;
+    fetch(endpoint, { method: "POST", body: body, keepalive: true, credentials: "omit" }).then((r) => {
+      var s = r.status;
+      // A keepalive request counts against the page's budget until its body
+      // is consumed (Fetch standard): drop the body.
+      r.body && r.body.cancel().catch(() => 0);
+      // Retry-After: delay-seconds or an HTTP-date (RFC 9110, section 10.2.3).
+      var v = r.headers.get("Retry-After") || "";
+      settle(s < 500 && s != 408 && s != 429, (/^\d+$/.test(v) ? v * 1e3 : Date.parse(v) - Date.now()) || 0);
+    }, () => settle(0, 0));
+  } catch (e) {
+    settle(0, 0); // fetch threw (a page that replaced it, say): retry later
   }
-  fetch(endpoint, { method: "POST", body: body, keepalive: true, credentials: "omit" }).then((r) => {
-    var s = r.status;
-    // A keepalive request counts against the page's budget until its body
-    // is consumed (Fetch standard): drop the body.
-    r.body && r.body.cancel().catch(() => 0);
-    // Retry-After: delay-seconds or an HTTP-date (RFC 9110, section 10.2.3).
-    var v = r.headers.get("Retry-After") || "";
-    settle(s < 500 && s != 408 && s != 429, (/^\d+$/.test(v) ? v * 1e3 : Date.parse(v) - Date.now()) || 0);
-  }, () => settle(0, 0));
 }
 
 // Sends what is waiting: up to six requests at a time while the collector is
@@ -104,7 +108,9 @@ export function drain(now) {
   queue.forEach((e) => {
     var group = out[out.length - 1];
     // + 60: the session id, filled in when sent, and the batch's wrapping.
-    if (busy.has(e) || (size += JSON.stringify(e).length + 60) > 2e4) return;
+    // One request may always go when nothing else is in flight, so an
+    // oversized event cannot hold up the queue.
+    if (busy.has(e) || (size += JSON.stringify(e).length + 60) > 2e4 && (out.length || flying)) return;
     if (BATCH && group) group.push(e);
     else if (out.length < (fails ? 1 : 6)) out.push([e]);
     else return;
