@@ -506,6 +506,34 @@ def test_no_storm_while_the_collector_keeps_failing(
     assert site.errors == []
 
 
+def test_the_backoff_holds_across_page_loads(
+    make_site: SiteFactory, collector: EventCollector
+) -> None:
+    """A collector answering 503 with Retry-After: 600 hears nothing more from this browser for
+    10 minutes, however many pages the visitor opens (the backoff is kept with the queue);
+    back online, everything arrives once."""
+    site = make_site()
+    page = site.page
+    collector.fail(503, retry_after=600)
+    page.goto(site.url("cta.html"))
+    collector.wait_for_attempts(1, timeout=WAIT)
+    wait_stored(page, 1)
+    for _ in range(2):
+        page.reload()
+        page.wait_for_timeout(1_500)  # past the idle-time start of the new page
+    assert len(collector.attempts) == 1, [a.status for a in collector.attempts]
+    wait_stored(page, 2)  # the earlier pages' PageViews wait (this page's is in memory)
+
+    collector.recover()
+    page.evaluate(GO_ONLINE)  # the browser says the network is back: try now
+    collector.wait_for_count(3, timeout=WAIT)
+    wait_queue_cleared(page)
+    quiet(page)
+    assert types(assert_each_once(site, expected=3)) == {"PageView": 3}
+    assert page.evaluate("localStorage.getItem('_aae_b')") is None
+    assert site.errors == []
+
+
 def test_no_storm_after_hours_of_failures(
     make_site: SiteFactory, collector: EventCollector
 ) -> None:
@@ -894,6 +922,12 @@ def test_two_tabs_resending_the_shared_queue_count_each_event_once(
     collector.delay(1.5)  # hold the answers: both tabs read the queue before it is cleared
     for tab in tabs:
         tab.evaluate("location.reload()")
+    # The new pages keep to the stored backoff; the browser coming back online ends it.
+    for tab in tabs:
+        tab.wait_for_load_state()
+        tab.wait_for_timeout(1_200)  # past the idle-time start of the new page
+    for tab in tabs:
+        tab.evaluate(GO_ONLINE)
     collector.wait_for_count(6, timeout=WAIT)
     collector.delay(0)
     for tab in tabs:

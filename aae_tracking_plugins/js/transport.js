@@ -18,6 +18,7 @@ import { sessionId } from "./session.js";
 import { load, on, store, w } from "./util.js";
 
 var KEY = "_aae_q";
+var BACKOFF = "_aae_b"; // [failures in a row, no request before (ms)], shared by the site's pages
 var endpoint;
 var off; // sending is off for this page (untrackable, or excluded)
 var queue = []; // events not yet confirmed, oldest first
@@ -50,11 +51,14 @@ function post(events) {
     });
     if (ok) {
       queue = queue.filter((e) => !done.has(e.event_id));
+      ok = fails;
       fails = next = 0;
-      if (kept) save();
+      if (kept || ok) save();
     } else {
-      // 4 s, 8 s, 16 s ... 10 min, 50-100 % of it (jitter), Retry-After first.
-      next = Date.now() + Math.max(Math.min(2e3 * 2 ** Math.min(++fails, 9), 6e5) * (1 + Math.random()) / 2, wait);
+      // 4 s, 8 s, 16 s ... 10 min, 50-100 % of it (jitter); Retry-After
+      // first, up to a day.
+      next = Date.now() + Math.max(Math.min(2e3 * 2 ** Math.min(++fails, 9), 6e5) * (1 + Math.random()) / 2,
+        Math.min(wait, 864e5));
       save();
     }
     drain();
@@ -137,6 +141,8 @@ function save() {
     !seen.has(e.event_id) && !done.has(e.event_id) && seen.add(e.event_id));
   kept = all.length;
   store(KEY, kept ? all.slice(-100) : null);
+  // The next page load keeps to the backoff instead of starting afresh.
+  store(BACKOFF, fails ? [fails, next] : null);
 }
 
 // Stored events still worth sending: well-formed and under 7 days old.
@@ -152,8 +158,11 @@ export function start() {
   if (!ready) {
     ready = 1;
     var old = valid(load(KEY));
+    var backoff = load(BACKOFF) || [];
     queue = old.concat(queue).slice(-100);
     kept = old.length;
+    fails = backoff[0] | 0;
+    next = +backoff[1] || 0;
     drain();
     on(w, "online", () => {
       next = 0;
