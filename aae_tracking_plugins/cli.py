@@ -196,9 +196,14 @@ def read_config_file(path: str) -> dict[str, object]:
             f"got {type(table).__name__}"
         )
     for key in SETTING_NAMES:
-        if key in document:
+        if key in document and key in table:
             raise UsageError(
                 f"{path}: {key}: set both at the top level and in [{CONFIG_TABLE}]; keep one"
+            )
+        if key in document:
+            raise UsageError(
+                f"{path}: {key}: set at the top level, but this file has an [{CONFIG_TABLE}] "
+                f"table, which is where the settings are read from: move {key} into it"
             )
     return dict(table)
 
@@ -982,6 +987,12 @@ def _cmd_csp_hashes(args: argparse.Namespace) -> int:
     settings: dict[str, object] = {}
     if args.config is not None:
         settings = read_config_file(args.config)
+    unknown = sorted(str(key) for key in settings if key not in SETTING_NAMES)
+    if unknown:  # the same file must work for inject, which refuses it
+        raise UsageError(
+            f"{args.config}: {unknown[0]}: unknown setting "
+            f"(known settings: {', '.join(SETTING_NAMES)})"
+        )
     for key in ("batch", "inline_script"):
         if key in settings:
             try:

@@ -326,6 +326,12 @@ VALID = {"landing_page_id": "lp", "api_base_url": "https://a.io"}
             "CONFIG: landing_page_id: set both at the top level and in [aae_tracking]; keep one",
         ),
         (
+            ["SITE", "--config", "CONFIG"],
+            'landing_page_id = "lp"\napi_base_url = "https://a.io"\n[aae_tracking]\nbatch = true\n',
+            "CONFIG: landing_page_id: set at the top level, but this file has an [aae_tracking] "
+            "table, which is where the settings are read from: move landing_page_id into it",
+        ),
+        (
             ["SITE", "--config", "NO_SUCH.toml"],
             None,
             "--config NO_SUCH.toml: cannot read it: No such file or directory",
@@ -344,6 +350,7 @@ VALID = {"landing_page_id": "lp", "api_base_url": "https://a.io"}
         "unknown key in file",
         "table is not a table",
         "both layouts",
+        "top-level key beside the table",
         "unreadable config file",
     ],
 )

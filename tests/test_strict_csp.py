@@ -333,6 +333,18 @@ def test_csp_hashes_bad_config_is_one_line(tmp_path: Path) -> None:
     ]
 
 
+def test_csp_hashes_refuses_a_config_file_inject_would_refuse(tmp_path: Path) -> None:
+    config = tmp_path / "tracking.toml"
+    config.write_text("bacth = true\n")
+    result = run([AAE_TRACKING, "csp-hashes", "--config", config], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"aae-tracking: error: {config}: bacth: unknown setting (known settings: "
+        "landing_page_id, campaign_id, api_base_url, inline_script, track_automation, batch)"
+    ]
+
+
 # --------------------------------------------------------------------------- real Chromium
 
 
