@@ -1,6 +1,7 @@
 """Main-thread cost of our tags at page load in headless Chromium, next to the same bare page.
 
-    .venv/bin/python benchmarks/tracker_cost.py [--loads 40] [--settle-ms 500] [--control] [--json]
+    .venv/bin/python benchmarks/tracker_cost.py [--loads 40] [--settle-ms 500] [--control]
+        [--floor] [--json]
 
 What runs: a small landing page (heading, paragraph, CTA link, no scripts of its own) served over
 HTTP on 127.0.0.1, once bare and once per variant with our tags injected by the real engine
@@ -41,6 +42,12 @@ script registers; the count over all loads), layout reads (``Layout``/``UpdateLa
 trace events nested inside our code, i.e. style or layout our script forced synchronously;
 the count over all loads), and time to PageView (from ``navigationStart`` to the
 ``ResourceSendRequest`` of the request to the collector, both in the trace's clock; median).
+
+``--floor`` adds a row with two minimal inline scripts in the places of ours (the first reads
+``location.href``, the second its own ``dataset``): on a page without scripts of its own, the
+first script and the first DOM access pay for setting up the page's JavaScript context and DOM
+wrappers, whoever runs them. The row shows that floor; "at load" minus it is what our code adds
+beyond merely being a script.
 
 ``--control`` adds a row whose tags also carry a 5 ms busy loop: it must read about 5 ms above
 the default row, which shows the method sees what runs in our tags. The figures depend on the
@@ -92,6 +99,14 @@ BARE_PAGE = """<!doctype html>
 </body>
 </html>
 """
+
+#: ``--floor``: two minimal inline scripts where ours go, each touching the page once. On a page
+#: with no script of its own the first script pays for setting up the page's JavaScript context
+#: and the first DOM access pays for its wrappers, whoever runs them: this row shows that floor.
+FLOOR = Snippet(
+    head='<script data-aae-floor="stub">window.__u = location.href</script>',
+    body='<script data-aae-floor="tracker">document.currentScript.dataset.aaeFloor</script>',
+)
 
 BUSY_MS = 5.0
 CONTROL_TAG = (
@@ -175,7 +190,9 @@ def switch(name: str, value: bool = True) -> dict[str, Any]:
     return {name: value}
 
 
-def build_variants(site: Path, api_base_url: str, control: bool, notes: list[str]) -> list[Variant]:
+def build_variants(
+    site: Path, api_base_url: str, control: bool, notes: list[str], floor: bool = False
+) -> list[Variant]:
     """The bare page and one page per variant available in this checkout, written to ``site``."""
     fields = {field.name for field in dataclasses.fields(TrackingConfig)}
     static = Path(snippet_module.__file__).parent / "static"
@@ -208,6 +225,11 @@ def build_variants(site: Path, api_base_url: str, control: bool, notes: list[str
             raise SystemExit(f"tracker_cost: external mode: script files missing: {missing}")
         label = "external (inline_script: false)"
         variants.append(tracked_variant("external", label, snip, paths))
+
+    if floor:
+        variant = tracked_variant("floor", "floor (two minimal scripts)", FLOOR, [])
+        variant.tracked = False
+        variants.append(variant)
 
     if control:
         snip = Snippet(head=default.head, body=default.body + CONTROL_TAG)
@@ -534,6 +556,11 @@ def main() -> None:
     parser.add_argument(
         "--control", action="store_true", help=f"add a row with a {BUSY_MS:g} ms busy loop"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="add a row with two minimal inline scripts where ours go (what any script pays)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = parser.parse_args()
     if args.loads < 1:
@@ -549,7 +576,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aae-tracker-cost-") as tmp:
         site = Path(tmp)
         with servers(site) as (base_url, collector, pageviews):
-            variants = build_variants(site, collector.url, args.control, notes)
+            variants = build_variants(site, collector.url, args.control, notes, args.floor)
             version = run_loads(variants, base_url, collector, pageviews, args, chromium, retried)
             if collector.rejected:
                 notes.append(f"the collector refused {len(collector.rejected)} request(s)")
