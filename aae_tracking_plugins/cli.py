@@ -23,6 +23,7 @@ import importlib
 import json
 import os
 import posixpath
+import re
 import signal
 import stat
 import sys
@@ -37,7 +38,14 @@ from typing import Any, NoReturn, TextIO, TypeVar
 
 from . import __version__
 from .charset import detect
-from .config import EVENTS_PATH, SETTING_NAMES, ConfigError, TrackingConfig, validate_bool
+from .config import (
+    EVENTS_PATH,
+    SETTING_NAMES,
+    ConfigError,
+    TrackingConfig,
+    validate_bool,
+    validate_pixel_id,
+)
 from .inject import (
     MARKER_ATTRIBUTE,
     NOT_A_PAGE,
@@ -48,8 +56,8 @@ from .inject import (
     refresh_target,
     scan,
 )
-from .scanner import parse_attributes
-from .snippet import csp_hashes, render_snippet, root_for, write_script_files
+from .scanner import Tag, parse_attributes
+from .snippet import PIXEL_IMAGE_URL, csp_hashes, render_snippet, root_for, write_script_files
 
 PROG = "aae-tracking"
 PAGE_SUFFIXES = (".html", ".htm")
@@ -581,11 +589,38 @@ def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str
             inline_script="src" not in tracker,
             track_automation="data-track-automation" in tracker,
             batch="data-batch" in tracker,
+            facebook_pixel_id=tracker.get("data-facebook-pixel-id"),
         )
     except ConfigError as exc:
         return f"its tracker tag's settings are not valid ({exc})"
     snippet = render_snippet(config, root_for(page))
     return _first_tag_attributes(snippet.head), _first_tag_attributes(snippet.body)
+
+
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+
+
+def _pixel_image(text: str, tag: Tag, end: int) -> str | None:
+    """The ``src`` of the image in our Pixel ``<noscript>`` (``None`` if it has none)."""
+    image = _IMG_TAG.search(text, tag.end, end)
+    return None if image is None else _tag_attributes(image.group()).get("src")
+
+
+def _pixel_differences(tracker: Mapping[str, str], images: Sequence[str | None]) -> str | None:
+    """How the page's Pixel ``<noscript>`` fallbacks differ from what its tracker tag needs."""
+    pixel_id = tracker.get("data-facebook-pixel-id")
+    if pixel_id is None:
+        if images:
+            return "it has a Pixel <noscript> fallback but its tracker tag has no Pixel id"
+        return None
+    if not images:
+        return "it has no Pixel <noscript> fallback"
+    if len(images) > 1:
+        return f"it has {len(images)} Pixel <noscript> fallbacks"
+    expected = PIXEL_IMAGE_URL.format(pixel_id=pixel_id)
+    if images[0] != expected:
+        return f"its Pixel <noscript> fallback loads {images[0]!r} instead of {expected!r}"
+    return None
 
 
 def _differences(kind: str, found: Mapping[str, str], expected: Mapping[str, str]) -> str | None:
@@ -624,10 +659,13 @@ def check_file(root: str, page: str, context: CheckContext) -> PageReport:
     # Our tags are recognised by their marker attribute, whatever else a minifier changed.
     trackers: list[dict[str, str]] = []
     stubs: list[dict[str, str]] = []
-    for tag, _end in find_tracker_tags(text, scanned):
+    pixel_images: list[str | None] = []
+    for tag, end in find_tracker_tags(text, scanned):
         attributes = _tag_attributes(tag.raw)
         kind = attributes.get(MARKER_ATTRIBUTE)
-        if kind == "tracker":
+        if tag.name == "noscript":
+            pixel_images.append(_pixel_image(text, tag, end))
+        elif kind == "tracker":
             trackers.append(attributes)
         elif kind == "stub":
             stubs.append(attributes)
@@ -656,6 +694,7 @@ def check_file(root: str, page: str, context: CheckContext) -> PageReport:
         else:
             stub_expected, tracker_expected = expected
             notes.append(_differences("tracker", trackers[0], tracker_expected) or "")
+            notes.append(_pixel_differences(trackers[0], pixel_images) or "")
             if not stubs:
                 notes.append("it has no queue stub in <head>")
             notes += [_differences("queue stub", stub, stub_expected) or "" for stub in stubs]
@@ -805,6 +844,7 @@ config file (TOML), keys at the top level or in an [aae_tracking] table:
   inline_script = false     # optional: strict-CSP mode (default true)
   track_automation = false  # optional (default false)
   batch = false             # optional (default false)
+  facebook_pixel_id = "1234567890123456"  # optional: also send the events to a Meta Pixel
 
 examples:
   hugo && aae-tracking inject public --config tracking.toml
@@ -904,10 +944,18 @@ def build_parser() -> argparse.ArgumentParser:
         help='send several events per request as {"events": [...]} (default: one per request)',
     )
     inject.add_argument(
+        "--facebook-pixel-id",
+        metavar="ID",
+        help="Meta (Facebook) Pixel id (5-20 digits): pages also load the Pixel, send it the "
+        "same events and carry its <noscript> image fallback (default: no Pixel code at all; "
+        "see docs/facebook-pixel.md)",
+    )
+    inject.add_argument(
         "--config",
         metavar="FILE",
         help="TOML file with the settings (the names of the flags above with '_': "
-        "landing_page_id, campaign_id, api_base_url, inline_script, track_automation, batch; "
+        "landing_page_id, campaign_id, api_base_url, inline_script, track_automation, batch, "
+        "facebook_pixel_id; "
         "top-level keys or an [aae_tracking] table); flags given on the command line override it",
     )
     inject.add_argument(
@@ -965,7 +1013,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the Content-Security-Policy hashes of the inline scripts",
         description="Print the 'sha256-...' sources a Content-Security-Policy script-src must\n"
         "allow for the inline scripts that inject (and the MkDocs and Pelican plugins) put into\n"
-        "pages. They depend on this version and the batch setting only, not on ids or URLs.",
+        "pages. They depend on this version, the batch setting and whether a Facebook Pixel id\n"
+        "is set (another tracker build), not on the ids or URLs themselves.",
         epilog=_CSP_EPILOG,
         formatter_class=_FORMATTER,
     )
@@ -975,9 +1024,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="hashes for the batch tracker (default: the batch setting of --config, else off)",
     )
     hashes.add_argument(
+        "--facebook-pixel-id",
+        metavar="ID",
+        help="hashes for pages with this Meta Pixel id (any id gives the same hashes; default: "
+        "the facebook_pixel_id of --config, else none)",
+    )
+    hashes.add_argument(
         "--config",
         metavar="FILE",
-        help="the TOML settings file given to inject (only batch and inline_script are read)",
+        help="the TOML settings file given to inject (only batch, inline_script and "
+        "facebook_pixel_id are read)",
     )
     hashes.set_defaults(handler=_cmd_csp_hashes)
     return parser
@@ -999,13 +1055,29 @@ def _cmd_csp_hashes(args: argparse.Namespace) -> int:
                 validate_bool(key, settings[key])
             except ConfigError as exc:
                 raise UsageError(f"{args.config}: {exc}") from None
+    pixel: object = settings.get("facebook_pixel_id")
+    if pixel not in (None, ""):
+        try:
+            pixel = validate_pixel_id("facebook_pixel_id", pixel)
+        except ConfigError as exc:
+            raise UsageError(f"{args.config}: {exc}") from None
+    if args.facebook_pixel_id is not None:
+        try:
+            pixel = validate_pixel_id("--facebook-pixel-id", args.facebook_pixel_id)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
     batch = args.batch if args.batch is not None else settings.get("batch", False)
     if settings.get("inline_script") is False:
         _warn(
             f"{args.config} sets inline_script = false: the pages carry no inline script, "
             "so script-src 'self' is enough; the hashes below are for the inline mode"
         )
-    config = TrackingConfig("lp", "https://api.invalid", batch=bool(batch))
+    config = TrackingConfig(
+        "lp",
+        "https://api.invalid",
+        batch=bool(batch),
+        facebook_pixel_id=str(pixel) if pixel not in (None, "") else None,
+    )
     print(" ".join(source for _script, source in csp_hashes(config)))
     return 0
 

@@ -103,6 +103,11 @@ _EVENT_DATA_KEYS: dict[str, tuple[str, ...]] = {
     "AddToCart": ("button_text", "button_id", "timestamp"),
     "Purchase": ("value", "currency", "order_id", "timestamp"),
 }
+#: Optional on every standard event: what a server-side relay to Meta's Conversions API needs to
+#: match the visitor (the ``_fbp`` cookie and the click id ``_fbc``), sent only by pages with a
+#: Facebook Pixel (docs/facebook-pixel.md).
+_OPTIONAL_EVENT_DATA_KEYS = ("fbp", "fbc")
+_FB_VALUE_MAX = 500
 
 # ASCII-only character classes on purpose: ``\d`` would also match other digits.
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -144,11 +149,18 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _check_keys(path: str, obj: Mapping[str, object], allowed: tuple[str, ...]) -> list[str]:
+def _check_keys(
+    path: str,
+    obj: Mapping[str, object],
+    allowed: tuple[str, ...],
+    optional: tuple[str, ...] = (),
+) -> list[str]:
     prefix = f"{path}." if path else ""
     problems = [f"{prefix}{key} is required (missing)" for key in allowed if key not in obj]
     problems.extend(
-        f"{prefix}{key} is not allowed (unknown key)" for key in obj if key not in allowed
+        f"{prefix}{key} is not allowed (unknown key)"
+        for key in obj
+        if key not in allowed and key not in optional
     )
     return problems
 
@@ -156,6 +168,14 @@ def _check_keys(path: str, obj: Mapping[str, object], allowed: tuple[str, ...]) 
 def _check_string(path: str, value: object) -> list[str]:
     if not isinstance(value, str):
         return [f"{path} must be a string, got {_show(value)}"]
+    return []
+
+
+def _check_fb_value(path: str, value: object) -> list[str]:
+    if not isinstance(value, str):
+        return [f"{path} must be a string, got {_show(value)}"]
+    if not 1 <= len(value) <= _FB_VALUE_MAX:
+        return [f"{path} must be 1-{_FB_VALUE_MAX} characters, got {len(value)}"]
     return []
 
 
@@ -239,13 +259,17 @@ def _check_amount(path: str, value: object) -> list[str]:
 
 
 def _check_event_data(event_type: str, data: Mapping[str, object]) -> list[str]:
-    problems = _check_keys("event_data", data, _EVENT_DATA_KEYS[event_type])
+    problems = _check_keys(
+        "event_data", data, _EVENT_DATA_KEYS[event_type], _OPTIONAL_EVENT_DATA_KEYS
+    )
 
     def field(name: str, check: Callable[[str, object], list[str]]) -> None:
         if name in data:
             problems.extend(check(f"event_data.{name}", data[name]))
 
     field("timestamp", _check_timestamp)
+    for name in _OPTIONAL_EVENT_DATA_KEYS:
+        field(name, _check_fb_value)
     if event_type == "PageView":
         field("url", _check_http_url)
         field("referrer", _check_string)

@@ -28,7 +28,16 @@ BOOLEAN_SETTINGS: Mapping[str, bool] = {
     "track_automation": False,
     "batch": False,
 }
-SETTING_NAMES = ("landing_page_id", "campaign_id", "api_base_url", *BOOLEAN_SETTINGS)
+SETTING_NAMES = (
+    "landing_page_id",
+    "campaign_id",
+    "api_base_url",
+    *BOOLEAN_SETTINGS,
+    "facebook_pixel_id",
+)
+
+#: A Meta (Facebook) Pixel id: digits only (see docs/facebook-pixel.md).
+PIXEL_ID_PATTERN = re.compile(r"[0-9]{5,20}")
 
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -55,6 +64,18 @@ def validate_id(setting: str, value: object) -> str:
         raise ConfigError(setting, f"must be a text identifier, got {_show(value)}")
     if not ID_PATTERN.fullmatch(value):
         raise ConfigError(setting, f"must be a short identifier ({ID_RULE}), got {_show(value)}")
+    return value
+
+
+def validate_pixel_id(setting: str, value: object) -> str:
+    """A Meta Pixel id as text: 5-20 ASCII digits (a whole number from YAML/TOML is accepted)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not PIXEL_ID_PATTERN.fullmatch(value):
+        raise ConfigError(
+            setting,
+            f"must be a Meta Pixel id (5-20 digits, e.g. '1234567890123456'), got {_show(value)}",
+        )
     return value
 
 
@@ -131,6 +152,8 @@ class TrackingConfig:
     track_automation: bool = False
     #: True: the tracker sends several events per request as ``{"events": [...]}``.
     batch: bool = False
+    #: A Meta Pixel id: the page also loads Facebook's Pixel and sends it the same events.
+    facebook_pixel_id: str | None = None
 
     def __post_init__(self) -> None:
         # Normalise (ids as text, no trailing slash) while keeping the dataclass frozen.
@@ -139,6 +162,9 @@ class TrackingConfig:
         if self.campaign_id is not None:
             set_field(self, "campaign_id", validate_id("campaign_id", self.campaign_id))
         set_field(self, "api_base_url", validate_api_base_url(self.api_base_url))
+        if self.facebook_pixel_id is not None:
+            pixel = validate_pixel_id("facebook_pixel_id", self.facebook_pixel_id)
+            set_field(self, "facebook_pixel_id", pixel)
         for setting in BOOLEAN_SETTINGS:
             validate_bool(setting, getattr(self, setting))
 
@@ -169,6 +195,7 @@ class TrackingConfig:
             if settings.get(required) in (None, ""):
                 raise ConfigError(name(required), "is required but not set")
         campaign = settings.get("campaign_id")
+        pixel = settings.get("facebook_pixel_id")
         # An unset (None) switch keeps its default; MkDocs passes every option, set or not.
         switches = {key: settings[key] for key in BOOLEAN_SETTINGS if settings.get(key) is not None}
         try:
@@ -176,21 +203,30 @@ class TrackingConfig:
                 landing_page_id=settings["landing_page_id"],  # type: ignore[arg-type]
                 api_base_url=settings["api_base_url"],  # type: ignore[arg-type]
                 campaign_id=None if campaign in (None, "") else campaign,  # type: ignore[arg-type]
+                facebook_pixel_id=None if pixel in (None, "") else pixel,  # type: ignore[arg-type]
                 **switches,  # type: ignore[arg-type]
             )
         except ConfigError as exc:
             raise ConfigError(name(exc.setting), str(exc).split(": ", 1)[1]) from None
 
     def with_overrides(
-        self, *, landing_page_id: object = None, campaign_id: object = None, where: str = ""
+        self,
+        *,
+        landing_page_id: object = None,
+        campaign_id: object = None,
+        facebook_pixel_id: object = None,
+        where: str = "",
     ) -> TrackingConfig:
         """A copy with per-page overrides applied.
 
-        ``None`` keeps the site value; an empty ``campaign_id`` removes the campaign for the page.
+        ``None`` keeps the site value; an empty ``campaign_id`` removes the campaign for the page,
+        an empty ``facebook_pixel_id`` the Pixel.
         """
 
         def checked(key: str, value: object) -> str:
             try:
+                if key == "facebook_pixel_id":
+                    return validate_pixel_id(key, value)
                 return validate_id(key, value)
             except ConfigError as exc:
                 prefix = f"{where}: " if where else ""
@@ -206,6 +242,12 @@ class TrackingConfig:
             campaign = None
         elif campaign_id is not None:
             campaign = checked("campaign_id", campaign_id)
-        if (landing, campaign) == (self.landing_page_id, self.campaign_id):
+        pixel = self.facebook_pixel_id
+        if facebook_pixel_id == "":
+            pixel = None
+        elif facebook_pixel_id is not None:
+            pixel = checked("facebook_pixel_id", facebook_pixel_id)
+        current = (self.landing_page_id, self.campaign_id, self.facebook_pixel_id)
+        if (landing, campaign, pixel) == current:
             return self
-        return replace(self, landing_page_id=landing, campaign_id=campaign)
+        return replace(self, landing_page_id=landing, campaign_id=campaign, facebook_pixel_id=pixel)

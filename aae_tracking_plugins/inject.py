@@ -11,8 +11,10 @@ lxml, which must find both inserted scripts whole; lxml's tokenizer follows the 
 builder does not (see the tests), so lxml checks the insertion but does not choose its place. When
 anything is in doubt the page is left exactly as it was and the reason is reported.
 
-Our own tags carry ``data-aae-tracking``; they are removed before planning, so injecting twice gives
-the page injecting once gives, and re-injecting with other ids replaces the old tracker.
+Our own tags (the scripts, and the Facebook Pixel's ``<noscript>`` fallback right after the
+tracker when the page has a Pixel) carry ``data-aae-tracking``; they are removed before planning,
+so injecting twice gives the page injecting once gives, and re-injecting with other ids (or
+another Pixel id, or none) replaces the old tags.
 """
 
 from __future__ import annotations
@@ -302,7 +304,9 @@ _PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=False, recover=
 
 
 def _script_text(tag: str) -> str:
-    return tag[tag.index(">") + 1 : tag.rindex("</")]
+    """The text of the first ``<script>`` in ``tag`` (the snippet's body may go on with the
+    Pixel's ``<noscript>``; script text never holds ``</script``, see :mod:`.snippet`)."""
+    return tag[tag.index(">") + 1 : tag.lower().index("</script")]
 
 
 def _confirm_with_lxml(text: str, snippet: Snippet) -> str | None:
@@ -324,6 +328,9 @@ def _confirm_with_lxml(text: str, snippet: Snippet) -> str | None:
     for element, tag in zip(found, (snippet.head, snippet.body), strict=True):
         if (element.text or "") != _script_text(tag):
             return "lxml does not see the inserted script text intact"
+    fallbacks = len(root.xpath(f"//noscript[@{MARKER_ATTRIBUTE}]"))
+    if fallbacks != snippet.body.count(f"<noscript {MARKER_ATTRIBUTE}="):
+        return f"lxml sees {fallbacks} inserted <noscript> elements, not the snippet's"
     return None
 
 

@@ -17,13 +17,19 @@ from mkdocs.structure.pages import Page
 
 from .config import SETTING_NAMES, ConfigError, TrackingConfig
 from .inject import InjectionResult, Snippet, inject, inject_bytes
-from .snippet import render_page_marker, render_snippet, root_for, write_script_files
+from .snippet import (
+    render_page_marker,
+    render_snippet,
+    root_for,
+    tracker_variant,
+    write_script_files,
+)
 
 # Messages read "aae-tracking: ...", like the errors and the Pelican adapter's messages.
 log = get_plugin_logger("aae-tracking")
 
 FRONT_MATTER_KEY = "aae_tracking"
-_OVERRIDABLE = ("landing_page_id", "campaign_id")
+_OVERRIDABLE = ("landing_page_id", "campaign_id", "facebook_pixel_id")
 _LAST = -100  # run after every other plugin, so none can rewrite or drop our tags
 
 
@@ -36,6 +42,7 @@ class AaeTrackingConfig(base.Config):
     inline_script = c.Optional(c.Type(object))
     track_automation = c.Optional(c.Type(object))
     batch = c.Optional(c.Type(object))
+    facebook_pixel_id = c.Optional(c.Type((str, int)))
     enabled = c.Type(bool, default=True)
     #: Also track hand-written .html files copied from docs_dir as they are.
     static_html = c.Type(bool, default=True)
@@ -51,6 +58,9 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         #: Where theme templates such as 404.html (served at any depth) find the site root.
         self._site_path = "/"
         self._static_pages: list[File] = []
+        #: The tracker variants whose script files this build wrote (external mode): a page
+        #: that overrides ``facebook_pixel_id`` may need another one than the site's.
+        self._variants_written: set[str] = set()
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         if not self.config.enabled:
@@ -95,14 +105,23 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files
     ) -> jinja2.Environment | None:
         # After MkDocs cleaned site_dir, before any page: `mkdocs serve` serves the files too.
-        if self.tracking is not None and not self.tracking.inline_script:
-            try:
-                write_script_files(config.site_dir, self.tracking)
-            except OSError as exc:
-                raise PluginError(
-                    f"aae-tracking: cannot write the script files into {config.site_dir}: {exc}"
-                ) from None
+        self._variants_written = set()
+        if self.tracking is not None:
+            self._write_files(self.tracking, config)
         return env
+
+    def _write_files(self, tracking: TrackingConfig, config: MkDocsConfig) -> None:
+        """External mode: make sure the script files ``tracking`` loads are in site_dir."""
+        variant = tracker_variant(tracking)
+        if tracking.inline_script or variant in self._variants_written:
+            return
+        try:
+            write_script_files(config.site_dir, tracking)
+        except OSError as exc:
+            raise PluginError(
+                f"aae-tracking: cannot write the script files into {config.site_dir}: {exc}"
+            ) from None
+        self._variants_written.add(variant)
 
     @event_priority(_LAST)
     def on_page_content(
@@ -130,6 +149,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
             # A visit may start here and go on by instant navigation: load the tracker with the
             # site settings; the page's "off" marker keeps this page itself silent.
             tracking = self.tracking
+        self._write_files(tracking, config)
         snippet = self._snippet(tracking, page.file.dest_uri)
         return self._report(page.file.src_uri, inject(output, snippet))
 
@@ -143,8 +163,8 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
             return self.tracking
         if not isinstance(setting, dict):
             raise PluginError(
-                f"{where} must be false (opt out) or a mapping with "
-                f"{' and/or '.join(_OVERRIDABLE)}, got {setting!r}"
+                f"{where} must be false (opt out) or a mapping with any of "
+                f"{', '.join(_OVERRIDABLE)}, got {setting!r}"
             )
         unknown = sorted(str(key) for key in setting if key not in _OVERRIDABLE)
         if unknown:
@@ -155,6 +175,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
             return self.tracking.with_overrides(
                 landing_page_id=setting.get("landing_page_id"),
                 campaign_id=setting.get("campaign_id"),
+                facebook_pixel_id=setting.get("facebook_pixel_id"),
             )
         except ConfigError as exc:
             raise PluginError(f"{where}: {exc}") from None

@@ -19,7 +19,7 @@ import pelican.plugins.signals as signals
 
 from .config import ConfigError, TrackingConfig
 from .inject import inject
-from .snippet import render_snippet, root_for, write_script_files
+from .snippet import render_snippet, root_for, tracker_variant, write_script_files
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ OPT_OUT_KEY = "aae_tracking"
 OVERRIDE_KEYS = {
     "landing_page_id": "aae_tracking_landing_page_id",
     "campaign_id": "aae_tracking_campaign_id",
+    "facebook_pixel_id": "aae_tracking_facebook_pixel_id",
 }
 _OFF = {"off", "false", "no", "0", "disabled"}
 _ON = {"on", "true", "yes", "1", "enabled", ""}
@@ -47,8 +48,9 @@ def _stop_build(error: AaeTrackingError) -> NoReturn:
 class _Build:
     tracking: TrackingConfig
     output_path: str
-    #: The external mode's script files are in place for this run (reset on ``finalized``).
-    files_written: bool = field(default=False)
+    #: The tracker variants whose script files (external mode) are in place for this run
+    #: (reset on ``finalized``); a page overriding ``facebook_pixel_id`` may need another one.
+    files_written: set[str] = field(default_factory=set)
 
 
 # One entry per output directory: several Pelican instances may share a process (tests, autoreload).
@@ -92,18 +94,20 @@ def on_initialized(pelican: Any) -> None:
     _builds[key] = _Build(tracking, key)
 
 
-def _write_files(build: _Build) -> None:
-    if build.tracking.inline_script or build.files_written:
+def _write_files(build: _Build, tracking: TrackingConfig | None = None) -> None:
+    tracking = tracking or build.tracking
+    variant = tracker_variant(tracking)
+    if tracking.inline_script or variant in build.files_written:
         return
     try:
-        write_script_files(build.output_path, build.tracking)
+        write_script_files(build.output_path, tracking)
     except OSError as exc:
         _stop_build(
             AaeTrackingError(
                 f"aae-tracking: cannot write the script files into {build.output_path}: {exc}"
             )
         )
-    build.files_written = True
+    build.files_written.add(variant)
 
 
 def _page_tracking(base: TrackingConfig, context: Mapping[str, Any]) -> TrackingConfig | None:
@@ -144,7 +148,7 @@ def on_content_written(path: str, context: Mapping[str, Any] | None = None) -> N
         _stop_build(error)
     if tracking is None:
         return
-    _write_files(build)
+    _write_files(build, tracking)
     with open(path, "rb") as handle:
         original = handle.read().decode("utf-8")
     root = root_for(os.path.relpath(os.path.realpath(path), build.output_path))
@@ -162,9 +166,9 @@ def on_finalized(pelican: Any) -> None:
     build = _builds.get(_output_key(pelican.settings))
     if build is None:
         return
-    build.files_written = False
+    build.files_written.clear()
     _write_files(build)
-    build.files_written = False  # check again in the next --autoreload run
+    build.files_written.clear()  # check again in the next --autoreload run
 
 
 def register() -> None:

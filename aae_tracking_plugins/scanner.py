@@ -811,14 +811,20 @@ def body_started_before(text: str, scanned: ScanResult, at: int) -> bool:
     return False
 
 
+#: Elements we insert (marked with :data:`MARKER_ATTRIBUTE`): the scripts, and the Facebook
+#: Pixel's ``<noscript>`` fallback (raw text for a browser with scripting, like a script).
+OUR_ELEMENTS = frozenset({"script", "noscript"})
+
+
 def find_tracker_tags(text: str, scanned: ScanResult | None = None) -> list[tuple[Tag, int]]:
-    """Our own script tags in a page: each start tag with the index after its ``</script>``."""
+    """Our own tags in a page (``<script>``, and the Pixel's ``<noscript>``, carrying
+    ``data-aae-tracking``): each start tag with the index after its end tag."""
     scanned = scanned or scan(text)
     found = []
     for tag, _content_start, content_end in scanned.raw_elements:
         # Cheap substring test first; only then parse the attributes.
-        is_ours = tag.name == "script" and MARKER_ATTRIBUTE in tag.raw.lower()
+        is_ours = tag.name in OUR_ELEMENTS and MARKER_ATTRIBUTE in tag.raw.lower()
         if is_ours and MARKER_ATTRIBUTE in tag.attributes():
-            close = close_tag_end(text, content_end, "script")
+            close = close_tag_end(text, content_end, tag.name)
             found.append((tag, close if close is not None else content_end))
     return found

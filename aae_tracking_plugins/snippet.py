@@ -39,6 +39,8 @@ _CURRENCY = re.compile(r"[A-Za-z]{3}")
 SCRIPT_DIR = "aae-tracking"
 #: Marker attribute of the hidden per-page settings element (MkDocs; see docs/configure-mkdocs.md).
 PAGE_MARKER_ATTRIBUTE = "data-aae-page"
+#: The image the Pixel's ``<noscript>`` fallback loads (Meta's documented base code).
+PIXEL_IMAGE_URL = "https://www.facebook.com/tr?id={pixel_id}&ev=PageView&noscript=1"
 
 
 @cache
@@ -63,8 +65,10 @@ def browser_script(name: str) -> Markup:
 
 
 def tracker_variant(config: TrackingConfig) -> str:
-    """The name of the built tracker a site ships: ``"tracker.batch"`` with ``batch``."""
-    return "tracker.batch" if config.batch else "tracker"
+    """The name of the built tracker a page ships: ``"tracker"``, plus ``".batch"`` with
+    ``batch`` and ``".pixel"`` with ``facebook_pixel_id`` (only those carry Pixel code)."""
+    name = "tracker.batch" if config.batch else "tracker"
+    return name + ".pixel" if config.facebook_pixel_id else name
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class ScriptFile:
 
 @cache
 def script_file(script: str) -> ScriptFile:
-    """The file for the built script ``script`` (``"stub"``, ``"tracker"``, ``"tracker.batch"``).
+    """The file for the built script ``script`` (``"stub"`` or a :func:`tracker_variant`).
 
     Raises ``OSError`` if the package lacks ``static/{script}.min.js``.
     """
@@ -138,7 +142,8 @@ def csp_hashes(config: TrackingConfig) -> list[tuple[str, str]]:
 
     The hash covers the exact script text of the tags :func:`render_snippet` renders, as a
     browser computes it for a Content-Security-Policy ``script-src`` source (CSP Level 3,
-    "hash-source"). Ids and URLs live in attributes, so only ``batch`` changes the hashes.
+    "hash-source"). Ids and URLs live in attributes, so only ``batch`` and whether a
+    ``facebook_pixel_id`` is set (another tracker build) change the hashes.
     """
     hashes = []
     for script in ("stub", tracker_variant(config)):
@@ -181,9 +186,23 @@ def render_tracker_tag(config: TrackingConfig, root: str = "") -> str:
     return _render("tracker_tag.html.j2", config=config, tracker_js="", **_external(variant, root))
 
 
+@lru_cache(maxsize=256)
+def render_pixel_noscript(config: TrackingConfig) -> str:
+    """The Pixel's ``<noscript>`` image fallback ("" without ``facebook_pixel_id``)."""
+    if not config.facebook_pixel_id:
+        return ""
+    image_url = PIXEL_IMAGE_URL.format(pixel_id=config.facebook_pixel_id)
+    return _render("pixel_noscript.html.j2", image_url=image_url)
+
+
 def render_snippet(config: TrackingConfig, root: str = "") -> Snippet:
-    """Both tags for a page whose way to the site root is ``root`` (external mode only)."""
-    return Snippet(head=render_head_stub(config, root), body=render_tracker_tag(config, root))
+    """Both tags for a page whose way to the site root is ``root`` (external mode only).
+
+    With ``facebook_pixel_id`` the body part is the tracker tag followed by the Pixel's
+    ``<noscript>`` fallback.
+    """
+    body = render_tracker_tag(config, root) + render_pixel_noscript(config)
+    return Snippet(head=render_head_stub(config, root), body=body)
 
 
 def render_page_marker(config: TrackingConfig | None) -> str:

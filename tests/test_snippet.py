@@ -43,6 +43,8 @@ def tracker_tag_with(landing: str, campaign: str, endpoint: str) -> str:
         events_url=endpoint,
         track_automation=False,
         batch=False,
+        # The Pixel id attribute gets the same escaping: the landing page id's raw value.
+        facebook_pixel_id=landing,
     )
     return _render(
         "tracker_tag.html.j2", config=config, tracker_js=browser_script("tracker"), src=None
@@ -56,6 +58,7 @@ def test_hostile_values_come_back_as_the_same_attribute_values(value: str) -> No
     assert found[0]["data-landing-page-id"] == value
     assert found[0]["data-campaign-id"] == value
     assert found[0]["data-endpoint"] == value
+    assert found[0]["data-facebook-pixel-id"] == value
     assert found[0]["text"] == str(browser_script("tracker"))
 
 
