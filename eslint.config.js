@@ -10,8 +10,8 @@ module.exports = [
     languageOptions: {
       ecmaVersion: 2017,
       sourceType: "module",
-      // BATCH: a compile-time feature flag (scripts/build_js.mjs VARIANTS).
-      globals: { ...globals.browser, BATCH: "readonly" }
+      // BATCH, PIXEL: compile-time feature flags (scripts/build_js.mjs VARIANTS).
+      globals: { ...globals.browser, BATCH: "readonly", PIXEL: "readonly" }
     },
     rules: {
       // Swallowing errors is the point: the tracker must never throw into the page.

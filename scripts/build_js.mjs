@@ -22,8 +22,10 @@ const out = outIndex >= 0 ? resolve(args[outIndex + 1]) : join(root, "aae_tracki
 
 export const VARIANTS = [
   { file: "stub.min.js", entry: "stub.js", flags: {} },
-  { file: "tracker.min.js", entry: "tracker.js", flags: { BATCH: false } },
-  { file: "tracker.batch.min.js", entry: "tracker.js", flags: { BATCH: true } },
+  { file: "tracker.min.js", entry: "tracker.js", flags: { BATCH: false, PIXEL: false } },
+  { file: "tracker.batch.min.js", entry: "tracker.js", flags: { BATCH: true, PIXEL: false } },
+  { file: "tracker.pixel.min.js", entry: "tracker.js", flags: { BATCH: false, PIXEL: true } },
+  { file: "tracker.batch.pixel.min.js", entry: "tracker.js", flags: { BATCH: true, PIXEL: true } },
 ];
 
 mkdirSync(out, { recursive: true });

@@ -27,8 +27,11 @@ export function marker() {
   return last("[data-aae-page]") || tag();
 }
 
-// {lp, c} for the page now, or undefined when it is not tracked.
+// {lp, c[, px]} for the page now, or a falsy value when it is not tracked.
+// px: the page's Facebook Pixel id (PIXEL builds only).
 export function settings() {
   var p = tag() ? marker().dataset : {};
-  return p.aaePage != "off" && p.landingPageId && { lp: p.landingPageId, c: p.campaignId || null };
+  var s = p.aaePage != "off" && p.landingPageId && { lp: p.landingPageId, c: p.campaignId || null };
+  if (PIXEL && s) s.px = p.facebookPixelId;
+  return s;
 }

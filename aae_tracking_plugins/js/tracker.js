@@ -13,6 +13,7 @@
 // load (within 1 s), or right away when the page is hidden.
 import * as clicks from "./clicks.js";
 import * as pageviews from "./pageviews.js";
+import { allow } from "./pixel.js";
 import { declared, purchase } from "./purchase.js";
 import { tag } from "./settings.js";
 import { flush, setEndpoint, start } from "./transport.js";
@@ -43,9 +44,11 @@ safe(() => {
       // browser driven by automation unless the site asks for it, and not a
       // browser whose owner excluded it for good:
       // localStorage.setItem("aae_ignore", "true").
-      setEndpoint(/^https?:$/.test(location.protocol) && w.isSecureContext &&
+      var ok = /^https?:$/.test(location.protocol) && w.isSecureContext &&
         (!loopback(location) || loopback(endpoint)) &&
-        (!navigator.webdriver || cfg.trackAutomation) && !load("aae_ignore") && endpoint.href);
+        (!navigator.webdriver || cfg.trackAutomation) && !load("aae_ignore");
+      setEndpoint(ok && endpoint.href);
+      if (PIXEL) allow(ok);
       pageviews.landing(api, declared);
       replay();
       start();

@@ -1,0 +1,70 @@
+// Facebook Pixel dual tracking (only in the builds of sites that set
+// facebook_pixel_id: the other builds carry none of this).
+//
+// The page's events also go to the Meta Pixel: PageView, AddToCart (the
+// CTA's text as content_name) and Purchase (value, currency), each with
+// {eventID: <our event_id>}, so the same event sent later by a server to
+// Meta's Conversions API is recognised as a duplicate
+// (https://developers.facebook.com/docs/marketing-api/conversions-api/deduplicate-pixel-and-server-events).
+// What a server-side relay needs to match the visitor goes into our
+// event_data: the _fbp cookie and the click id (_fbc cookie, or fbclid in
+// the landing URL as fb.1.<ms>.<fbclid>, Meta's documented format).
+import { d, w } from "./util.js";
+
+var ready = {}; // pixel ids already initialised on this page
+var held = []; // calls made before the page was allowed to send
+var allowed; // undefined until decided
+
+function cookie(name) {
+  try {
+    return (d.cookie.match("(?:^|; *)" + name + "=([^;]+)") || [])[1];
+  } catch (e) {
+    // Cookies blocked: nothing to pass on.
+  }
+}
+
+// Adds fbp / fbc to an event's data for a page with a Pixel.
+export function matchKeys(data) {
+  var click = /[?&]fbclid=([^&#]+)/.exec((w.AAE_TRACKING || {}).u || location.href);
+  var fbp = cookie("_fbp");
+  var fbc = cookie("_fbc") || click && "fb.1." + Date.now() + "." + click[1];
+  if (fbp) data.fbp = fbp;
+  if (fbc) data.fbc = fbc;
+}
+
+function fire(call) {
+  var fbq = w.fbq;
+  if (!fbq) {
+    // Meta's loader: a queue until fbevents.js arrives and takes it over.
+    fbq = w.fbq = function () {
+      fbq.callMethod ? fbq.callMethod.apply(fbq, arguments) : fbq.queue.push(arguments);
+    };
+    if (!w._fbq) w._fbq = fbq;
+    fbq.push = fbq;
+    fbq.loaded = true;
+    fbq.version = "2.0";
+    fbq.queue = [];
+    var s = d.createElement("script");
+    s.async = true;
+    s.src = "https://connect.facebook.net/en_US/fbevents.js";
+    d.head.appendChild(s);
+  }
+  if (!ready[call[0]]) {
+    ready[call[0]] = 1;
+    fbq("init", call[0]);
+  }
+  fbq("track", call[1], call[2], { eventID: call[3] });
+}
+
+// One event for the Pixel: [pixel id, event name, parameters, event_id].
+export function pixel(call) {
+  if (allowed) fire(call);
+  else if (allowed == null) held.push(call);
+}
+
+// Whether this page may send at all (decided once, off the load path).
+export function allow(ok) {
+  allowed = ok;
+  if (ok) held.forEach(fire);
+  held = [];
+}
