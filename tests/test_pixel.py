@@ -20,6 +20,10 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.config import TrackingConfig
 from aae_tracking_plugins.inject import inject
 from aae_tracking_plugins.snippet import browser_script, render_snippet
+from tests.sites import build_mkdocs, build_pelican
+from tests.test_mkdocs_build import write_site as write_mkdocs_site
+from tests.test_pelican_build import SETTINGS_HEAD
+from tests.test_pelican_build import write_site as write_pelican_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
@@ -33,8 +37,7 @@ FBEVENTS = "https://connect.facebook.net/en_US/fbevents.js"
 FBP = "fb.1.1700000000000.987654321"
 
 #: Stands in for fbevents.js: records calls from the queue and from then on, sets _fbp.
-STAND_IN = (
-    f"""
+STAND_IN = f"""
 (function () {{
   var f = window.fbq;
   window.__fbq = [];
@@ -47,7 +50,6 @@ STAND_IN = (
   f.queue = [];
 }})();
 """
-)
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Desk</title></head>
@@ -193,3 +195,62 @@ def test_noscript_fallback_reports_a_pageview_without_javascript(
     finally:
         context.close()
     assert json.dumps(collector.events) == "[]"
+
+
+# --------------------------------------------------------------------------- real builds
+
+CTA_MD = '<a class="cta-button" id="buy" href="#buy">Buy the desk</a>\n'
+
+
+def _build_mkdocs(tmp_path: Path, api: str) -> tuple[Path, str]:
+    options = f"      landing_page_id: lp_pixel\n      api_base_url: {api}\n"
+    options += f"      facebook_pixel_id: '{PIXEL_ID}'\n"
+    source = write_mkdocs_site(tmp_path, options, {"index.md": "# Desk\n\n" + CTA_MD})
+    with (source / "mkdocs.yml").open("a", encoding="utf-8") as config:
+        # No web fonts: their CDN cannot be reached here.
+        config.write("theme:\n  name: material\n  font: false\n")
+    result = build_mkdocs(source, tmp_path / "site", api)
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "site", "/index.html"
+
+
+def _build_pelican(tmp_path: Path, api: str) -> tuple[Path, str]:
+    setting = (
+        f'{{"landing_page_id": "lp_pixel", "api_base_url": "{api}", '
+        f'"facebook_pixel_id": "{PIXEL_ID}"}}'
+    )
+    page = "Title: Desk\nDate: 2026-01-01\nSlug: desk\n\n" + CTA_MD
+    source = write_pelican_site(
+        tmp_path, SETTINGS_HEAD + f"AAE_TRACKING = {setting}\n", {"desk.md": page}
+    )
+    result = build_pelican(source, tmp_path / "out", api)
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "out", "/desk.html"
+
+
+@pytest.mark.parametrize(
+    "build", [pytest.param(_build_mkdocs, id="mkdocs"), pytest.param(_build_pelican, id="pelican")]
+)
+def test_real_builds_fire_the_pixel_with_our_event_ids(
+    build: Callable[[Path, str], tuple[Path, str]],
+    tmp_path: Path,
+    collector: EventCollector,
+    serve_dir: Callable[[str | Path], str],
+    browser_page: BrowserPage,
+) -> None:
+    site, path = build(tmp_path, collector.url)
+    page = browser_page.page
+    fetched: list[str] = []
+    _route_pixel(page, fetched)
+    page.goto(serve_dir(site) + path)
+    view = collector.wait_for_count(1, "PageView")[0]
+    page.click("#buy")
+    click = collector.wait_for_count(1, "AddToCart")[0]
+    calls = _calls(page, 3)
+    assert calls == [
+        ["init", PIXEL_ID],
+        ["track", "PageView", {}, {"eventID": view["event_id"]}],
+        ["track", "AddToCart", {"content_name": "Buy the desk"}, {"eventID": click["event_id"]}],
+    ]
+    assert fetched == [FBEVENTS]
+    assert browser_page.errors == []
