@@ -99,7 +99,17 @@ def build(api_base_url: str) -> dict[str, Path]:
     return sites
 
 
-def scripted_visit(urls: dict[str, str]) -> None:
+def wait_quiet(collector: EventCollector, quiet: float = 1.5, limit: float = 10.0) -> None:
+    """Until no event has arrived for ``quiet`` seconds (the tracker sends at idle time)."""
+    deadline = time.monotonic() + limit
+    seen, since = len(collector.events), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.1)
+        if len(collector.events) != seen:
+            seen, since = len(collector.events), time.monotonic()
+
+
+def scripted_visit(urls: dict[str, str], collector: EventCollector) -> None:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -114,8 +124,8 @@ def scripted_visit(urls: dict[str, str]) -> None:
                     print(f"demo:   clicks #{cta}")
                     page.click(f"#{cta}")
                     page.wait_for_load_state()
-                    time.sleep(0.4)  # let the beacon land so the log reads in order
-            time.sleep(0.5)
+                    time.sleep(0.4)  # let the event land so the log reads in order
+            wait_quiet(collector)  # the last page's events, sent when the browser is idle
         browser.close()
 
 
@@ -137,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, url in urls.items():
         print(f"  {name:8} {url}/")
     try:
-        scripted_visit(urls)
+        scripted_visit(urls, collector)
         events = collector.events
         print(f"\ndemo: {len(events)} events arrived, {len(collector.rejected)} rejected")
         if args.visit_and_exit:
