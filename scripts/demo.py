@@ -99,7 +99,7 @@ def build(api_base_url: str) -> dict[str, Path]:
     return sites
 
 
-def wait_quiet(collector: EventCollector, quiet: float = 1.5, limit: float = 10.0) -> None:
+def wait_quiet(collector: EventCollector, quiet: float = 3.0, limit: float = 15.0) -> None:
     """Until no event has arrived for ``quiet`` seconds (the tracker sends at idle time)."""
     deadline = time.monotonic() + limit
     seen, since = len(collector.events), time.monotonic()
