@@ -774,6 +774,34 @@ def test_content_swap_router_reads_settings_from_the_swapped_markup(
     assert browser_page.errors == []
 
 
+def test_a_navigation_before_the_tracker_started_is_not_missed(
+    hand_site: HandSite, collector: EventCollector, browser_page: BrowserPage
+) -> None:
+    """The visitor moves on at once, before the tracker's idle-time start: the landing's
+    PageView keeps the landing's settings, and the next page gets its own PageView."""
+    page = browser_page.page
+    landing = hand_site.url("/router.html?order=push-first")
+    campaign = hand_site.url("/spa/campaign")
+    # The page's own script moves on as soon as the document is parsed: long before the idle
+    # time after the load event, when the tracker starts.
+    page.add_init_script(
+        "document.addEventListener('DOMContentLoaded',"
+        " () => document.getElementById('go-campaign').click())"
+    )
+    page.goto(landing)
+    page.wait_for_selector("html[data-routed=campaign]")
+    first = _wait_event(collector, "PageView", url=landing)
+    view = _wait_event(collector, "PageView", SWAP_WAIT, url=campaign)
+    page.wait_for_timeout(QUIET_MS)
+
+    assert first["campaign_id"] == SITE_CAMPAIGN
+    assert view["campaign_id"] == ROUTER_CAMPAIGN
+    assert view["event_data"]["referrer"] == landing
+    assert _urls(collector) == [landing, campaign]
+    _assert_clean(collector)
+    assert browser_page.errors == []
+
+
 def test_body_swap_to_an_untracked_page_sends_nothing(
     hand_site: HandSite, collector: EventCollector, browser_page: BrowserPage
 ) -> None:
