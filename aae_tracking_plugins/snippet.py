@@ -66,9 +66,11 @@ def browser_script(name: str) -> Markup:
 
 def tracker_variant(config: TrackingConfig) -> str:
     """The name of the built tracker a page ships: ``"tracker"``, plus ``".batch"`` with
-    ``batch`` and ``".pixel"`` with ``facebook_pixel_id`` (only those carry Pixel code)."""
+    ``batch``, ``".pixel"`` with ``facebook_pixel_id`` (only those carry Pixel code) and
+    ``".vitals"`` with ``web_vitals`` (only those measure Core Web Vitals), in that order."""
     name = "tracker.batch" if config.batch else "tracker"
-    return name + ".pixel" if config.facebook_pixel_id else name
+    name = name + ".pixel" if config.facebook_pixel_id else name
+    return name + ".vitals" if config.web_vitals else name
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,9 @@ def csp_hashes(config: TrackingConfig) -> list[tuple[str, str]]:
 
     The hash covers the exact script text of the tags :func:`render_snippet` renders, as a
     browser computes it for a Content-Security-Policy ``script-src`` source (CSP Level 3,
-    "hash-source"). Ids and URLs live in attributes, so only ``batch`` and whether a
-    ``facebook_pixel_id`` is set (another tracker build) change the hashes.
+    "hash-source"). Ids and URLs live in attributes, so only the settings that choose another
+    tracker build (:func:`tracker_variant`: ``batch``, whether a ``facebook_pixel_id`` is set,
+    ``web_vitals``) change the hashes.
     """
     hashes = []
     for script in ("stub", tracker_variant(config)):

@@ -20,13 +20,15 @@ const args = process.argv.slice(2);
 const outIndex = args.indexOf("--out");
 const out = outIndex >= 0 ? resolve(args[outIndex + 1]) : join(root, "aae_tracking_plugins", "static");
 
-export const VARIANTS = [
-  { file: "stub.min.js", entry: "stub.js", flags: {} },
-  { file: "tracker.min.js", entry: "tracker.js", flags: { BATCH: false, PIXEL: false } },
-  { file: "tracker.batch.min.js", entry: "tracker.js", flags: { BATCH: true, PIXEL: false } },
-  { file: "tracker.pixel.min.js", entry: "tracker.js", flags: { BATCH: false, PIXEL: true } },
-  { file: "tracker.batch.pixel.min.js", entry: "tracker.js", flags: { BATCH: true, PIXEL: true } },
-];
+// Every combination of the feature flags, named tracker[.batch][.pixel][.vitals].min.js
+// (snippet.tracker_variant() picks one by the site's settings).
+const FLAGS = ["BATCH", "PIXEL", "VITALS"];
+export const VARIANTS = [{ file: "stub.min.js", entry: "stub.js", flags: {} }];
+for (let bits = 0; bits < 2 ** FLAGS.length; bits++) {
+  const flags = Object.fromEntries(FLAGS.map((flag, i) => [flag, Boolean(bits & (1 << i))]));
+  const name = ["tracker", ...FLAGS.filter((flag) => flags[flag]).map((flag) => flag.toLowerCase())];
+  VARIANTS.push({ file: name.join(".") + ".min.js", entry: "tracker.js", flags });
+}
 
 mkdirSync(out, { recursive: true });
 for (const variant of VARIANTS) {

@@ -203,12 +203,15 @@ def test_page_markers() -> None:
 
 @pytest.mark.parametrize("value", ['"><script>alert(1)</script>', "</span><b>", "&amp;'"])
 def test_page_marker_values_are_escaped_attribute_values(value: str) -> None:
-    config = SimpleNamespace(landing_page_id=value, campaign_id=value, facebook_pixel_id=value)
+    config = SimpleNamespace(
+        landing_page_id=value, campaign_id=value, facebook_pixel_id=value, variant=value
+    )
     page = _render("page_marker.html.j2", attribute="data-aae-page", config=config)
     (span,) = elements(page, "span")
     assert span["data-landing-page-id"] == value
     assert span["data-campaign-id"] == value
     assert span["data-facebook-pixel-id"] == value
+    assert span["data-variant"] == value
     assert elements(page) == []
 
 

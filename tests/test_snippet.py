@@ -43,8 +43,17 @@ def tracker_tag_with(landing: str, campaign: str, endpoint: str) -> str:
         events_url=endpoint,
         track_automation=False,
         batch=False,
-        # The Pixel id attribute gets the same escaping: the landing page id's raw value.
+        # The Pixel id and variant attributes get the same escaping: the landing page id's raw
+        # value; the JSON attributes (tracking plan, checkout links) the campaign's and endpoint's.
         facebook_pixel_id=landing,
+        variant=landing,
+        debug=False,
+        engagement=True,
+        web_vitals=False,
+        events=True,
+        events_json=campaign,
+        checkout_links=True,
+        checkout_json=endpoint,
     )
     return _render(
         "tracker_tag.html.j2", config=config, tracker_js=browser_script("tracker"), src=None
@@ -59,6 +68,9 @@ def test_hostile_values_come_back_as_the_same_attribute_values(value: str) -> No
     assert found[0]["data-campaign-id"] == value
     assert found[0]["data-endpoint"] == value
     assert found[0]["data-facebook-pixel-id"] == value
+    assert found[0]["data-variant"] == value
+    assert found[0]["data-events"] == value
+    assert found[0]["data-checkout"] == value
     assert found[0]["text"] == str(browser_script("tracker"))
 
 
@@ -73,6 +85,8 @@ def test_any_text_stays_inside_its_attribute(landing: str, campaign: str, endpoi
     assert len(found) == 1
     assert found[0]["data-landing-page-id"] == as_parsed(landing)
     assert found[0]["data-endpoint"] == as_parsed(endpoint)
+    assert found[0]["data-events"] == as_parsed(campaign)
+    assert found[0]["data-checkout"] == as_parsed(endpoint)
     assert found[0]["text"] == str(browser_script("tracker"))
 
 
