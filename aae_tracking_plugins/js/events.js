@@ -1,31 +1,45 @@
 // Builds events for the page now and hands them to the transport (and, in
 // PIXEL builds, to the Facebook Pixel).
+import { log } from "./debug.js";
 import { matchKeys, pixel } from "./pixel.js";
 import { settings } from "./settings.js";
 import { send } from "./transport.js";
 import { uuid } from "./util.js";
 
-// Returns a falsy value when the page now is not tracked (nothing is sent).
-// id, when given, derives the event_id from the page's settings.
-export function track(type, data, id) {
-  var s = settings();
+var forced; // the variant set by AAE_TRACKING.setVariant(): wins over the page's
+
+// setVariant(name): the A/B variant of this page's events from now on (a
+// client-side experiment); null goes back to the page's own. Returns whether
+// the name was valid (the same rule as the variant setting).
+export function setVariant(name) {
+  var ok = name == null || /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(name);
+  if (ok) forced = name;
+  log(ok ? "variant set" : "setVariant refused (1-64 letters, digits, _ . : -)", name);
+}
+
+// Sends an event of the page now; returns a falsy value when the page is not
+// tracked (nothing is sent). id, when given, derives the event_id from the
+// page's settings. s: the settings to use (default: the page now's).
+export function track(type, data, id, s) {
+  s = s || settings();
   var now = new Date().toISOString();
   var params;
-  if (PIXEL && s && s.px) {
-    // The Pixel's own parameters for the events it knows.
+  var variant = forced || s && s.v;
+  if (variant) data.variant = variant;
+  if (PIXEL && s && s.px && !/^(Engagement|WebVitals)$/.test(type)) {
+    // The Pixel's own parameters for the events it knows; a custom event's
+    // properties (and the variant) as its custom data.
     params = {};
+    for (var k in data) if (!/^(url|referrer|button_id|order_id)$/.test(k)) params[k] = data[k];
     if (data.button_text != null) params.content_name = data.button_text;
-    if (data.currency) {
-      params.value = data.value;
-      params.currency = data.currency;
-    }
+    delete params.button_text;
     matchKeys(data);
   }
   data.timestamp = now;
   if (s) {
     id = id ? id(s) : uuid();
     if (params) pixel([s.px, type, params, id]);
-    send({
+    var event = {
       event_type: type,
       event_id: id,
       landing_page_id: s.lp,
@@ -35,7 +49,11 @@ export function track(type, data, id) {
       user_agent: navigator.userAgent,
       screen_resolution: screen.width + "x" + screen.height,
       timestamp: now
-    });
+    };
+    log(type, event);
+    send(event);
+  } else {
+    log(type + " dropped: this page is not tracked (opted out, or no tracker tag)", data);
   }
   return s;
 }

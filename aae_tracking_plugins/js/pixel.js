@@ -2,7 +2,8 @@
 // facebook_pixel_id: the other builds carry none of this).
 //
 // The page's events also go to the Meta Pixel: PageView, AddToCart (the
-// CTA's text as content_name) and Purchase (value, currency), each with
+// CTA's text as content_name), Purchase (value, currency) and custom events
+// (their properties; the A/B variant on every event), each with
 // {eventID: <our event_id>}, so the same event sent later by a server to
 // Meta's Conversions API is recognised as a duplicate
 // (https://developers.facebook.com/docs/marketing-api/conversions-api/deduplicate-pixel-and-server-events).
@@ -11,6 +12,7 @@
 // the landing URL as fb.1.<ms>.<fbclid>, Meta's documented format).
 import { d, w } from "./util.js";
 
+var STANDARD = /^(AddPaymentInfo|AddToCart|AddToWishlist|CompleteRegistration|Contact|CustomizeProduct|Donate|FindLocation|InitiateCheckout|Lead|PageView|Purchase|Schedule|Search|StartTrial|SubmitApplication|Subscribe|ViewContent)$/;
 var ready = {}; // pixel ids already initialised on this page
 var held = []; // calls made before the page was allowed to send
 var allowed; // undefined until decided
@@ -53,7 +55,9 @@ function fire(call) {
     ready[call[0]] = 1;
     fbq("init", call[0]);
   }
-  fbq("track", call[1], call[2], { eventID: call[3] });
+  // Meta's standard events by their name, any other with trackCustom
+  // (https://developers.facebook.com/docs/meta-pixel/reference#standard-events).
+  fbq(STANDARD.test(call[1]) ? "track" : "trackCustom", call[1], call[2], { eventID: call[3] });
 }
 
 // One event for the Pixel: [pixel id, event name, parameters, event_id].

@@ -27,11 +27,12 @@ export function marker() {
   return last("[data-aae-page]") || tag();
 }
 
-// {lp, c[, px]} for the page now, or a falsy value when it is not tracked.
-// px: the page's Facebook Pixel id (PIXEL builds only).
+// {lp, c, v[, px]} for the page now, or a falsy value when it is not tracked.
+// v: the page's A/B variant; px: its Facebook Pixel id (PIXEL builds only).
 export function settings() {
   var p = tag() ? marker().dataset : {};
-  var s = p.aaePage != "off" && p.landingPageId && { lp: p.landingPageId, c: p.campaignId || null };
+  var s = p.aaePage != "off" && p.landingPageId &&
+    { lp: p.landingPageId, c: p.campaignId || null, v: p.variant };
   if (PIXEL && s) s.px = p.facebookPixelId;
   return s;
 }

@@ -1,21 +1,20 @@
 // Head stub, inlined (or loaded) first in <head>, ahead of every other script:
-// - queues AAE_TRACKING.trackPurchase() calls made before the tracker has run;
+// - queues AAE_TRACKING.track(), trackPurchase() and setVariant() calls made
+//   before the tracker has run;
 // - captures the landing URL and referrer before any page script can tidy the
 //   address bar (history.replaceState removing utm_* parameters, say).
 // The tracker (end of <body>) replays the queue and uses the captured URL for
 // the first PageView.
 (function (w) {
   // Never replace an existing object: the stub may be included twice, or the
-  // tracker may already have loaded (its real trackPurchase must survive).
+  // tracker may already have loaded (its real functions must survive).
   if (w.AAE_TRACKING) return;
   var q = [];
-  w.AAE_TRACKING = {
-    q: q,
-    u: location.href,
-    r: document.referrer,
+  var api = (w.AAE_TRACKING = { q: q, u: location.href, r: document.referrer });
+  ["track", "trackPurchase", "setVariant"].forEach(function (name) {
     // Uses the closure, not `this`, so a detached reference still queues.
-    trackPurchase: function () {
-      q.push(["trackPurchase", [].slice.call(arguments)]);
-    }
-  };
+    api[name] = function () {
+      q.push([name, [].slice.call(arguments)]);
+    };
+  });
 })(window);

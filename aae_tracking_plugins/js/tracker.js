@@ -1,17 +1,21 @@
-// AAE tracker: PageView, AddToCart (CTA clicks) and Purchase events for
-// statically generated landing pages. Placed at the end of <body>; its
+// AAE tracker: PageView, AddToCart (CTA clicks), Purchase and custom events
+// for statically generated landing pages. Placed at the end of <body>; its
 // settings come from the data-* attributes of its tag and of the page's
 // [data-aae-page] marker (settings.js).
 //
 // Hard rule: the tracker must never break or spam the page it runs on, so
 // every entry point swallows its errors and nothing is ever logged as an
-// error (only console.warn for a purchase with bad arguments).
+// error (only console.warn for a purchase with bad arguments, and
+// console.info in debug mode).
 //
 // Load-path rule: running this script only reads its own tag and adds
 // listeners. Everything else (deciding whether this page may send, the
 // cookie, storage, the network) happens when the browser is idle after the
 // load (within 1 s), or right away when the page is hidden.
 import * as clicks from "./clicks.js";
+import * as custom from "./custom.js";
+import { debugMode, log } from "./debug.js";
+import { setVariant } from "./events.js";
 import * as pageviews from "./pageviews.js";
 import { allow } from "./pixel.js";
 import { declared, purchase } from "./purchase.js";
@@ -30,7 +34,7 @@ safe(() => {
   var queued;
   var started;
   var replay = () => {
-    queued.splice(0).forEach((item) => item[0] == "trackPurchase" && safe(purchase)(item[1][0]));
+    queued.splice(0).forEach((item) => safe(item[0] == "track" ? custom.custom : purchase).apply(0, item[1]));
     declared();
   };
   var boot = safe(() => {
@@ -45,9 +49,12 @@ safe(() => {
       // browser driven by automation unless the site asks for it, and not a
       // browser whose owner excluded it for good:
       // localStorage.setItem("aae_ignore", "true").
-      var ok = /^https?:$/.test(location.protocol) && w.isSecureContext &&
-        (!loopback(location) || loopback(endpoint)) &&
-        (!navigator.webdriver || cfg.trackAutomation) && !load("aae_ignore");
+      var why = !/^https?:$/.test(location.protocol) || !w.isSecureContext ? "not an https page"
+        : loopback(location) && !loopback(endpoint) ? "a loopback page sends only to a loopback collector"
+        : navigator.webdriver && !cfg.trackAutomation ? "automation (navigator.webdriver; see track_automation)"
+        : load("aae_ignore") ? "this browser is excluded (localStorage aae_ignore)" : "";
+      var ok = !why;
+      log(ok ? "sending to " + endpoint.href : "not sending from this page: " + why);
       setEndpoint(ok && endpoint.href);
       if (PIXEL) allow(ok);
       pageviews.landing(api, declared);
@@ -64,14 +71,20 @@ safe(() => {
   // script, a tag included twice) leaves the first one in charge.
   if (api.loaded) return;
   api.loaded = true;
-  queued = Array.isArray(api.q) ? api.q : [];
+  debugMode(cfg);
+  // A variant set before the tracker ran applies from the first PageView.
+  queued = (Array.isArray(api.q) ? api.q : []).filter((item) => item[0] != "setVariant" || setVariant(item[1][0]));
   // Calls made before the first PageView wait, so the wire order is always
   // PageView first, and a never-shown prerender records nothing.
-  api.trackPurchase = safe(function () {
-    queued.push(["trackPurchase", arguments]);
-    if (started) replay();
+  ["track", "trackPurchase"].forEach((name) => {
+    api[name] = safe(function () {
+      queued.push([name, arguments]);
+      if (started) replay();
+    });
   });
+  api.setVariant = safe(setVariant);
   clicks.listen();
+  custom.listen(cfg);
   pageviews.listen(boot);
   var leave = () => {
     // A prerendered page thrown away unseen was never visited.
