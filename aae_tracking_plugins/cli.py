@@ -41,10 +41,14 @@ from .charset import detect
 from .config import (
     EVENTS_PATH,
     SETTING_NAMES,
+    CheckoutLink,
     ConfigError,
     TrackingConfig,
+    TrackingRule,
     validate_bool,
+    validate_checkout_links,
     validate_pixel_id,
+    validate_rules,
 )
 from .inject import (
     MARKER_ATTRIBUTE,
@@ -87,7 +91,11 @@ CHECK_STATUSES = (TRACKED, OUTDATED, UNTRACKED, DUPLICATE, LEFT_ALONE, NOT_PAGE,
 #: Statuses that make ``check`` exit with 1 (unless the page matches an ``--ignore`` glob).
 FAILING_STATUSES = frozenset({UNTRACKED, DUPLICATE, LEFT_ALONE, ERROR})
 
-_FLAGS = {name: "--" + name.replace("_", "-") for name in SETTING_NAMES}
+#: Settings that are lists of rules or links: only a ``--config`` file can hold them.
+FILE_ONLY_SETTINGS = ("events", "checkout_links")
+_FLAGS = {
+    name: "--" + name.replace("_", "-") for name in SETTING_NAMES if name not in FILE_ONLY_SETTINGS
+}
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -219,26 +227,34 @@ def read_config_file(path: str) -> dict[str, object]:
 def tracking_config(flags: Mapping[str, object], config_file: str | None = None) -> TrackingConfig:
     """Settings from the config file, overridden by the command-line flags that were given.
 
-    Validation is :class:`TrackingConfig`'s; an error names the flag or ``FILE: key`` it came from.
+    ``flags`` maps setting names to flag values (``None``: flag not given). Validation is
+    :class:`TrackingConfig`'s.
+
+    Raises:
+        UsageError: one line naming the flag or ``FILE: key`` the bad value came from (for a
+            rule or link of the file, the entry: ``tracking.toml: events[1].selector``).
     """
     settings: dict[str, object] = {}
-    origin: dict[str, str] = {}
+    flagged: dict[str, str] = {}  # setting -> the flag that gave it
     if config_file is not None:
         settings = read_config_file(config_file)
-        origin = {key: f"{config_file}: {key}" for key in settings}
     for key, value in flags.items():
         if value is not None:
             settings[key] = value
-            origin[key] = _FLAGS.get(key, key)
+            flagged[key] = _FLAGS.get(key, key)
     try:
         return TrackingConfig.from_mapping(settings)
     except ConfigError as exc:
         message = str(exc).split(": ", 1)[1]
-        where = origin.get(exc.setting)
-        if where is None:  # a required setting given nowhere
-            flag = _FLAGS.get(exc.setting, exc.setting)
-            where = flag
-            message += f" (pass {flag}, or set {exc.setting} in a --config file)"
+        # An error about an entry (``events[2].selector``) is about its setting (``events``).
+        key = exc.setting if exc.setting in settings else re.split(r"[\[.]", exc.setting)[0]
+        if key in flagged:
+            where = flagged[key]
+        elif key in settings:  # from the file: name the setting, or the entry in it
+            where = f"{config_file}: {exc.setting}"
+        else:  # a required setting given nowhere
+            where = _FLAGS.get(exc.setting, exc.setting)
+            message += f" (pass {where}, or set {exc.setting} in a --config file)"
         raise UsageError(f"{where}: {message}") from None
 
 
@@ -481,7 +497,7 @@ def inject_summary(outcomes: Sequence[InjectOutcome], files: SiteFiles) -> str:
 
 def _cmd_inject(args: argparse.Namespace) -> int:
     root = _site_dir(args.site_dir)
-    flags = {key: getattr(args, key) for key in SETTING_NAMES}
+    flags = {key: getattr(args, key) for key in _FLAGS}
     config = tracking_config(flags, args.config)
     files = find_site_files(root, args.exclude)
     if not config.inline_script:  # the pages' src must never point at a missing file
@@ -571,6 +587,45 @@ def _first_tag_attributes(markup: str) -> dict[str, str]:
     return _tag_attributes(scan(markup).tags[0].raw)
 
 
+def _json_attribute(tracker: Mapping[str, str], name: str) -> object:
+    """The JSON value of the tracker tag's attribute ``name`` (``None`` when it is absent).
+
+    Raises:
+        ValueError: the attribute is not valid JSON (the message names it).
+    """
+    text = tracker.get(name)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"its tracker tag's {name} is not valid JSON ({exc})") from None
+
+
+def _tag_plan(
+    tracker: Mapping[str, str],
+) -> tuple[tuple[TrackingRule, ...], tuple[CheckoutLink, ...]] | str:
+    """The tracking plan (``data-events``) and the checkout links (``data-checkout``,
+    ``[[prefix, param], ...]``) a tracker tag carries, or why they are not valid."""
+    try:
+        rules = _json_attribute(tracker, "data-events")
+        pairs = _json_attribute(tracker, "data-checkout")
+    except ValueError as exc:
+        return str(exc)
+    if pairs is not None and not (
+        isinstance(pairs, list) and all(isinstance(pair, list) and len(pair) == 2 for pair in pairs)
+    ):
+        return "its tracker tag's data-checkout is not valid (not a list of [prefix, param] pairs)"
+    links = [{"prefix": pair[0], "param": pair[1]} for pair in pairs or []]
+    try:
+        return (
+            validate_rules("data-events", [] if rules is None else rules),
+            validate_checkout_links("data-checkout", links),
+        )
+    except ConfigError as exc:
+        return f"its tracker tag's settings are not valid ({exc})"
+
+
 def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str], ...] | str:
     """The attributes this version gives the stub and the tracker tag of ``page``, for the
     settings the page's tracker tag carries (or why those settings are not valid ones).
@@ -581,6 +636,10 @@ def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str
     endpoint = tracker.get("data-endpoint", "")
     if not endpoint.endswith(EVENTS_PATH):
         return f"its tracker tag's data-endpoint {endpoint!r} does not end with {EVENTS_PATH}"
+    plan = _tag_plan(tracker)
+    if isinstance(plan, str):
+        return plan
+    rules, links = plan
     try:
         config = TrackingConfig(
             landing_page_id=tracker.get("data-landing-page-id", ""),
@@ -590,6 +649,14 @@ def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str
             track_automation="data-track-automation" in tracker,
             batch="data-batch" in tracker,
             facebook_pixel_id=tracker.get("data-facebook-pixel-id"),
+            variant=tracker.get("data-variant"),
+            debug="data-debug" in tracker,
+            # Present means off (the tag only says data-engagement="false"); any other value
+            # then differs from the expected tag, and the page is reported outdated.
+            engagement="data-engagement" not in tracker,
+            web_vitals="data-web-vitals" in tracker,
+            events=rules,
+            checkout_links=links,
         )
     except ConfigError as exc:
         return f"its tracker tag's settings are not valid ({exc})"
@@ -845,6 +912,25 @@ config file (TOML), keys at the top level or in an [aae_tracking] table:
   track_automation = false  # optional (default false)
   batch = false             # optional (default false)
   facebook_pixel_id = "1234567890123456"  # optional: also send the events to a Meta Pixel
+  variant = "B"             # optional: A/B variant sent with every event
+  debug = false             # optional: log every event to the console (default false)
+  engagement = true         # optional: send the Engagement event (default true)
+  web_vitals = false        # optional: send a WebVitals event (default false)
+  # optional, file only: hosted checkouts whose links get the session id
+  checkout_links = [
+    "https://buy.stripe.com/",  # as client_reference_id (Stripe payment links)
+    { prefix = "https://shop.example.com/cart/", param = "ref" },
+  ]
+
+  # optional, file only: the tracking plan, one [[aae_tracking.events]] table per rule
+  [[aae_tracking.events]]
+  selector = "a.signup, form#newsletter"
+  event = "Lead"
+  props = { plan = "pro" }
+
+  [[aae_tracking.events]]
+  selector = "#pricing a[href*='checkout']"
+  event = "InitiateCheckout"
 
 examples:
   hugo && aae-tracking inject public --config tracking.toml
@@ -951,12 +1037,38 @@ def build_parser() -> argparse.ArgumentParser:
         "see docs/facebook-pixel.md)",
     )
     inject.add_argument(
+        "--variant",
+        metavar="ID",
+        help="A/B variant of the pages, sent as event_data.variant with every event (same "
+        "characters as the ids; default: none; '' removes a variant set in --config)",
+    )
+    inject.add_argument(
+        "--debug",
+        action=argparse.BooleanOptionalAction,
+        help="log every event to the browser console with why it was sent or dropped "
+        "(default: off; ?aae_debug=1 in a page's URL also turns it on)",
+    )
+    inject.add_argument(
+        "--engagement",
+        action=argparse.BooleanOptionalAction,
+        help="--no-engagement: do not send the Engagement event (engaged time and scroll depth "
+        "per page view; default: sent)",
+    )
+    inject.add_argument(
+        "--web-vitals",
+        action=argparse.BooleanOptionalAction,
+        help="send one WebVitals event per page view (LCP, CLS, INP, FCP, TTFB) with the "
+        "tracker.vitals build of the script (default: off, no Web Vitals code)",
+    )
+    inject.add_argument(
         "--config",
         metavar="FILE",
-        help="TOML file with the settings (the names of the flags above with '_': "
-        "landing_page_id, campaign_id, api_base_url, inline_script, track_automation, batch, "
-        "facebook_pixel_id; "
-        "top-level keys or an [aae_tracking] table); flags given on the command line override it",
+        help="TOML file with the settings (top-level keys or an [aae_tracking] table): "
+        f"{', '.join(SETTING_NAMES)}. They are the flags above with '_', plus two that only "
+        "this file can set: the tracking plan, events ([[aae_tracking.events]] tables with "
+        "selector, event and props), and checkout_links (an array of URL prefixes or "
+        "{prefix, param} tables); see the example below. Flags given on the command line "
+        "override the file",
     )
     inject.add_argument(
         "--exclude",
@@ -1013,8 +1125,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the Content-Security-Policy hashes of the inline scripts",
         description="Print the 'sha256-...' sources a Content-Security-Policy script-src must\n"
         "allow for the inline scripts that inject (and the MkDocs and Pelican plugins) put into\n"
-        "pages. They depend on this version, the batch setting and whether a Facebook Pixel id\n"
-        "is set (another tracker build), not on the ids or URLs themselves.",
+        "pages. They depend on this version and on the settings that select another tracker\n"
+        "build (batch, whether a Facebook Pixel id is set, web_vitals), not on the ids, URLs,\n"
+        "variant, tracking plan or checkout links, which are attributes.",
         epilog=_CSP_EPILOG,
         formatter_class=_FORMATTER,
     )
@@ -1030,16 +1143,28 @@ def build_parser() -> argparse.ArgumentParser:
         "the facebook_pixel_id of --config, else none)",
     )
     hashes.add_argument(
+        "--web-vitals",
+        action=argparse.BooleanOptionalAction,
+        help="hashes for the tracker that sends WebVitals (default: the web_vitals setting of "
+        "--config, else off)",
+    )
+    hashes.add_argument(
         "--config",
         metavar="FILE",
-        help="the TOML settings file given to inject (only batch, inline_script and "
-        "facebook_pixel_id are read)",
+        help="the TOML settings file given to inject (only batch, web_vitals, "
+        "facebook_pixel_id and inline_script are read)",
     )
     hashes.set_defaults(handler=_cmd_csp_hashes)
     return parser
 
 
 def _cmd_csp_hashes(args: argparse.Namespace) -> int:
+    """Print the CSP hash sources for the build that ``--config`` and the flags select.
+
+    Raises:
+        UsageError: an unknown setting, or a bad ``batch``/``inline_script``/``web_vitals``/
+            ``facebook_pixel_id`` value, in the file or the flags.
+    """
     settings: dict[str, object] = {}
     if args.config is not None:
         settings = read_config_file(args.config)
@@ -1049,7 +1174,7 @@ def _cmd_csp_hashes(args: argparse.Namespace) -> int:
             f"{args.config}: {unknown[0]}: unknown setting "
             f"(known settings: {', '.join(SETTING_NAMES)})"
         )
-    for key in ("batch", "inline_script"):
+    for key in ("batch", "inline_script", "web_vitals"):
         if key in settings:
             try:
                 validate_bool(key, settings[key])
@@ -1067,6 +1192,7 @@ def _cmd_csp_hashes(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
     batch = args.batch if args.batch is not None else settings.get("batch", False)
+    vitals = args.web_vitals if args.web_vitals is not None else settings.get("web_vitals", False)
     if settings.get("inline_script") is False:
         _warn(
             f"{args.config} sets inline_script = false: the pages carry no inline script, "
@@ -1076,6 +1202,7 @@ def _cmd_csp_hashes(args: argparse.Namespace) -> int:
         "lp",
         "https://api.invalid",
         batch=bool(batch),
+        web_vitals=bool(vitals),
         facebook_pixel_id=str(pixel) if pixel not in (None, "") else None,
     )
     print(" ".join(source for _script, source in csp_hashes(config)))

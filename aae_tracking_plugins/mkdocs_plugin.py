@@ -29,12 +29,19 @@ from .snippet import (
 log = get_plugin_logger("aae-tracking")
 
 FRONT_MATTER_KEY = "aae_tracking"
-_OVERRIDABLE = ("landing_page_id", "campaign_id", "facebook_pixel_id")
+#: Front-matter keys of ``aae_tracking: {...}``: the settings that may differ per page.
+_OVERRIDABLE = ("landing_page_id", "campaign_id", "facebook_pixel_id", "variant")
 _LAST = -100  # run after every other plugin, so none can rewrite or drop our tags
 
 
 class AaeTrackingConfig(base.Config):
-    # Types are checked by TrackingConfig, which gives one message per setting for every generator.
+    """The plugin's ``mkdocs.yml`` options: every setting of :data:`SETTING_NAMES`, plus
+    ``enabled`` and ``static_html``.
+
+    Types are checked by :class:`TrackingConfig`, which gives one message per setting for every
+    generator (``events[2].selector: ...``), so the options take any value of a plausible type.
+    """
+
     landing_page_id = c.Optional(c.Type((str, int)))
     campaign_id = c.Optional(c.Type((str, int)))
     api_base_url = c.Optional(c.Type(str))
@@ -43,6 +50,16 @@ class AaeTrackingConfig(base.Config):
     track_automation = c.Optional(c.Type(object))
     batch = c.Optional(c.Type(object))
     facebook_pixel_id = c.Optional(c.Type((str, int)))
+    debug = c.Optional(c.Type(object))
+    engagement = c.Optional(c.Type(object))
+    web_vitals = c.Optional(c.Type(object))
+    #: The page's A/B variant (overridable per page in front matter).
+    variant = c.Optional(c.Type((str, int)))
+    #: The tracking plan: a list of ``{selector, event, props}`` mappings. Any value: a
+    #: non-list is refused by TrackingConfig with a message naming ``events``.
+    events = c.Optional(c.Type(object))
+    #: Hosted-checkout URL prefixes (text) or ``{prefix, param}`` mappings, any value as above.
+    checkout_links = c.Optional(c.Type(object))
     enabled = c.Type(bool, default=True)
     #: Also track hand-written .html files copied from docs_dir as they are.
     static_html = c.Type(bool, default=True)
@@ -63,6 +80,12 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         self._variants_written: set[str] = set()
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        """Validate the options into a :class:`TrackingConfig` (``None`` with ``enabled: false``).
+
+        Raises:
+            PluginError: a setting is not valid; one line naming it, e.g.
+                ``aae-tracking: plugin option events[1].selector: is not a valid CSS selector``.
+        """
         if not self.config.enabled:
             self.tracking = None
             return config
@@ -154,6 +177,13 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         return self._report(page.file.src_uri, inject(output, snippet))
 
     def _page_tracking(self, page: Page) -> TrackingConfig | None:
+        """The settings of ``page``: the site's with its front-matter overrides applied
+        (``aae_tracking: {variant: B}``), or ``None`` when it opts out (``aae_tracking: false``).
+
+        Raises:
+            PluginError: the front matter is not ``false``/``true``/a mapping of
+                :data:`_OVERRIDABLE` keys, or an override is not valid (one line naming the page).
+        """
         assert self.tracking is not None
         setting: Any = page.meta.get(FRONT_MATTER_KEY, True)
         where = f"aae-tracking: {page.file.src_uri}: front matter '{FRONT_MATTER_KEY}'"
@@ -176,6 +206,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
                 landing_page_id=setting.get("landing_page_id"),
                 campaign_id=setting.get("campaign_id"),
                 facebook_pixel_id=setting.get("facebook_pixel_id"),
+                variant=setting.get("variant"),
             )
         except ConfigError as exc:
             raise PluginError(f"{where}: {exc}") from None

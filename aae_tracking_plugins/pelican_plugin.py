@@ -25,10 +25,13 @@ logger = logging.getLogger(__name__)
 
 SETTING = "AAE_TRACKING"
 OPT_OUT_KEY = "aae_tracking"
+#: Per-page metadata that overrides a site setting (``TrackingConfig.with_overrides`` keyword ->
+#: metadata key); an empty value removes the site's campaign, Pixel or variant from the page.
 OVERRIDE_KEYS = {
     "landing_page_id": "aae_tracking_landing_page_id",
     "campaign_id": "aae_tracking_campaign_id",
     "facebook_pixel_id": "aae_tracking_facebook_pixel_id",
+    "variant": "aae_tracking_variant",
 }
 _OFF = {"off", "false", "no", "0", "disabled"}
 _ON = {"on", "true", "yes", "1", "enabled", ""}
@@ -111,6 +114,14 @@ def _write_files(build: _Build, tracking: TrackingConfig | None = None) -> None:
 
 
 def _page_tracking(base: TrackingConfig, context: Mapping[str, Any]) -> TrackingConfig | None:
+    """The settings of the article or page being written: ``base`` with the metadata overrides
+    of :data:`OVERRIDE_KEYS` applied, ``None`` when it opts out (``aae_tracking: off``), and
+    ``base`` for every other page (indexes, tags, archives...).
+
+    Raises:
+        AaeTrackingError: bad opt-out value or override, one line naming the source file and
+            the metadata key.
+    """
     content = context.get("article") or context.get("page")
     if content is None:
         return base
