@@ -4,12 +4,16 @@ The tracker POSTs events to ``{api_base_url}/api/v1/landing-pages/events`` as a
 ``text/plain`` JSON body (CORS-simple: no preflight), normally with
 ``fetch(..., {keepalive: true})`` in CORS mode, which reads the status and
 ``Retry-After``, and with ``navigator.sendBeacon`` (``no-cors``) where a beacon
-helps.  This module is a small, dependency-free stand-in for the real API; the
-contract it implements is documented in docs/collector-cors.md:
+helps.  This module is a small stand-in for the real API (standard library plus the
+package's own ``jsonschema`` dependency); the contract it implements is documented in
+docs/collector-cors.md:
 
 * :func:`validate_event` checks one event against the wire contract and
   :func:`validate_payload` a whole body (one event or ``{"events": [...]}``);
-  both return human-readable problems (empty list when valid).
+  both return human-readable problems (empty list when valid).  They are
+  :mod:`aae_tracking_plugins.contract`'s, re-exported: the JSON Schema
+  ``aae_tracking_plugins/schema/events.schema.json`` is the one definition of
+  every event type (the five standard ones and custom events) and of the batch.
 * :class:`EventCollector` is an HTTP server (stdlib ``ThreadingHTTPServer``) that
   accepts valid events, de-duplicates them by ``event_id``, answers CORS
   preflights, can fail on purpose (:meth:`EventCollector.fail`, ``delay``,
@@ -47,7 +51,6 @@ import errno
 import io
 import json
 import math
-import re
 import signal
 import socket
 import socketserver
@@ -56,13 +59,20 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from email.utils import format_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
+
+from aae_tracking_plugins.contract import (
+    STANDARD_EVENT_TYPES,
+    event_type_problem,
+    validate_event,
+    validate_payload,
+)
 
 __all__ = [
     "EVENTS_PATH",
@@ -82,297 +92,23 @@ EVENTS_PATH = "/api/v1/landing-pages/events"
 HEALTH_PATH = "/healthz"
 MAX_BODY_BYTES = 64 * 1024
 MAX_BATCH_EVENTS = 100
-MAX_EVENT_ID_CHARS = 256
-EVENT_TYPES: tuple[str, ...] = ("PageView", "AddToCart", "Purchase")
+#: The event types the tracker sends itself (the schema's ``StandardEventType``). The collector
+#: also accepts custom events, whose ``event_type`` is their name (see :mod:`.contract`).
+EVENT_TYPES: tuple[str, ...] = STANDARD_EVENT_TYPES
 
 Event = dict[str, Any]
-
-_TOP_LEVEL_KEYS: tuple[str, ...] = (
-    "event_type",
-    "event_id",
-    "landing_page_id",
-    "campaign_id",
-    "session_id",
-    "event_data",
-    "user_agent",
-    "screen_resolution",
-    "timestamp",
-)
-_EVENT_DATA_KEYS: dict[str, tuple[str, ...]] = {
-    "PageView": ("url", "referrer", "timestamp"),
-    "AddToCart": ("button_text", "button_id", "timestamp"),
-    "Purchase": ("value", "currency", "order_id", "timestamp"),
-}
-#: Optional on every standard event: what a server-side relay to Meta's Conversions API needs to
-#: match the visitor (the ``_fbp`` cookie and the click id ``_fbc``), sent only by pages with a
-#: Facebook Pixel (docs/facebook-pixel.md).
-_OPTIONAL_EVENT_DATA_KEYS = ("fbp", "fbc")
-_FB_VALUE_MAX = 500
-
-# ASCII-only character classes on purpose: ``\d`` would also match other digits.
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-_SESSION_RE = re.compile(r"sess_[0-9]+_[a-z0-9]+")
-_RESOLUTION_RE = re.compile(r"[0-9]+x[0-9]+")
-_CURRENCY_RE = re.compile(r"[A-Z]{3}")
-# C0 and C1 controls, DEL, and lone UTF-16 surrogates (JSON "\\ud800" decodes to one).
-_EVENT_ID_BAD_CHAR_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 _ACCEPTED_MEDIA_TYPES = frozenset({"text/plain", "application/json"})
 _POLL_SECONDS = 0.5  # serve_forever() checks for shutdown this often when idle
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _show(value: object, limit: int = 80) -> str:
-    """``repr`` of a value, shortened for error messages."""
-    text = repr(value)
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text
-
-
-def _type_name(value: object) -> str:
-    """The JSON name of a decoded JSON value's type."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _check_keys(
-    path: str,
-    obj: Mapping[str, object],
-    allowed: tuple[str, ...],
-    optional: tuple[str, ...] = (),
-) -> list[str]:
-    prefix = f"{path}." if path else ""
-    problems = [f"{prefix}{key} is required (missing)" for key in allowed if key not in obj]
-    problems.extend(
-        f"{prefix}{key} is not allowed (unknown key)"
-        for key in obj
-        if key not in allowed and key not in optional
-    )
-    return problems
-
-
-def _check_string(path: str, value: object) -> list[str]:
-    if not isinstance(value, str):
-        return [f"{path} must be a string, got {_show(value)}"]
-    return []
-
-
-def _check_fb_value(path: str, value: object) -> list[str]:
-    if not isinstance(value, str):
-        return [f"{path} must be a string, got {_show(value)}"]
-    if not 1 <= len(value) <= _FB_VALUE_MAX:
-        return [f"{path} must be 1-{_FB_VALUE_MAX} characters, got {len(value)}"]
-    return []
-
-
-def _check_optional_string(path: str, value: object) -> list[str]:
-    if value is not None and not isinstance(value, str):
-        return [f"{path} must be a string or null, got {_show(value)}"]
-    return []
-
-
-def _check_id(path: str, value: object, *, nullable: bool = False) -> list[str]:
-    if value is None and nullable:
-        return []
-    if not isinstance(value, str):
-        kind = "a string or null" if nullable else "a string"
-        return [f"{path} must be {kind}, got {_show(value)}"]
-    if not _ID_RE.fullmatch(value):
-        return [
-            f"{path} must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{{0,63}}$ "
-            f"(1-64 chars: letters, digits, _ . : -), got {_show(value)}"
-        ]
-    return []
-
-
-def _check_event_id(path: str, value: object) -> list[str]:
-    if (
-        not isinstance(value, str)
-        or not 1 <= len(value) <= MAX_EVENT_ID_CHARS
-        or _EVENT_ID_BAD_CHAR_RE.search(value)
-    ):
-        return [
-            f"{path} must be a string of 1-{MAX_EVENT_ID_CHARS} characters without "
-            f"control characters, got {_show(value)}"
-        ]
-    return []
-
-
-def _check_pattern(path: str, value: object, pattern: re.Pattern[str], what: str) -> list[str]:
-    if not isinstance(value, str):
-        return [f"{path} must be a string, got {_show(value)}"]
-    if not pattern.fullmatch(value):
-        return [f"{path} must be {what}, got {_show(value)}"]
-    return []
-
-
-def _check_timestamp(path: str, value: object) -> list[str]:
-    if not isinstance(value, str):
-        return [f"{path} must be an ISO-8601 UTC timestamp string, got {_show(value)}"]
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return [f"{path} must be an ISO-8601 UTC timestamp, got {_show(value)}"]
-    if parsed.utcoffset() != timedelta(0):
-        return [f"{path} must be in UTC (end with Z or +00:00), got {_show(value)}"]
-    return []
-
-
-def _check_http_url(path: str, value: object) -> list[str]:
-    if not isinstance(value, str):
-        return [f"{path} must be an http(s) URL string, got {_show(value)}"]
-    bad = f"{path} must be an http(s) URL, got {_show(value)}"
-    if any(ch.isspace() or not ch.isprintable() for ch in value):
-        return [bad]
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return [bad]
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return [bad]
-    return []
-
-
-def _check_amount(path: str, value: object) -> list[str]:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return [f"{path} must be a number >= 0, got {_show(value)}"]
-    if isinstance(value, float) and not math.isfinite(value):
-        return [f"{path} must be a finite number, got {_show(value)}"]
-    if value < 0:
-        return [f"{path} must be >= 0, got {_show(value)}"]
-    return []
-
-
-def _check_event_data(event_type: str, data: Mapping[str, object]) -> list[str]:
-    problems = _check_keys(
-        "event_data", data, _EVENT_DATA_KEYS[event_type], _OPTIONAL_EVENT_DATA_KEYS
-    )
-
-    def field(name: str, check: Callable[[str, object], list[str]]) -> None:
-        if name in data:
-            problems.extend(check(f"event_data.{name}", data[name]))
-
-    field("timestamp", _check_timestamp)
-    for name in _OPTIONAL_EVENT_DATA_KEYS:
-        field(name, _check_fb_value)
-    if event_type == "PageView":
-        field("url", _check_http_url)
-        field("referrer", _check_string)
-    elif event_type == "AddToCart":
-        field("button_text", _check_string)
-        field("button_id", _check_optional_string)
-    else:  # Purchase
-        field("value", _check_amount)
-        field(
-            "currency",
-            lambda p, v: _check_pattern(p, v, _CURRENCY_RE, "3 uppercase letters"),
-        )
-        field("order_id", _check_optional_string)
-    return problems
-
-
-def validate_event(obj: object) -> list[str]:
-    """Check one decoded event against the wire contract (docs/collector-cors.md).
-
-    Returns human-readable problems, each naming the offending field, e.g.
-    ``"event_data.currency must be 3 uppercase letters, got 'usd'"``; an empty
-    list means the event is valid.  Unknown keys (top level and in
-    ``event_data``) are problems too.
-
-    ``event_id`` (required; the de-duplication key: a UUID from the tracker, or
-    ``purchase:<landing_page_id>:<order_id>``) must be a string of 1-256
-    characters without control characters (C0, DEL, C1) or lone surrogates.
-
-    ``landing_page_id`` and ``campaign_id`` (which may be null) must match
-    ``^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$``; ``button_id`` and ``order_id`` come
-    from the page (an element id, a shop's order number) and only need to be a
-    string or null.
-    """
-    if not isinstance(obj, dict):
-        return [f"event must be a JSON object, got {_type_name(obj)}"]
-    problems = _check_keys("", obj, _TOP_LEVEL_KEYS)
-
-    event_type = obj.get("event_type")
-    known_type = isinstance(event_type, str) and event_type in EVENT_TYPES
-    if "event_type" in obj and not known_type:
-        problems.append(
-            "event_type must be one of 'PageView', 'AddToCart', 'Purchase', "
-            f"got {_show(event_type)}"
-        )
-
-    def field(name: str, check: Callable[[str, object], list[str]]) -> None:
-        if name in obj:
-            problems.extend(check(name, obj[name]))
-
-    field("event_id", _check_event_id)
-    field("landing_page_id", _check_id)
-    field("campaign_id", lambda p, v: _check_id(p, v, nullable=True))
-    field(
-        "session_id",
-        lambda p, v: _check_pattern(p, v, _SESSION_RE, "like sess_<digits>_<a-z0-9>"),
-    )
-    field("user_agent", _check_string)
-    field(
-        "screen_resolution",
-        lambda p, v: _check_pattern(p, v, _RESOLUTION_RE, "<width>x<height>, e.g. 1920x1080"),
-    )
-    field("timestamp", _check_timestamp)
-
-    if "event_data" in obj:
-        data = obj["event_data"]
-        if not isinstance(data, dict):
-            problems.append(f"event_data must be a JSON object, got {_type_name(data)}")
-        elif known_type:
-            assert isinstance(event_type, str)
-            problems.extend(_check_event_data(event_type, data))
-    return problems
+# validate_event / validate_payload are re-exported from .contract: the JSON Schema shipped in
+# aae_tracking_plugins/schema/events.schema.json is the one definition of the wire contract.
 
 
 def _is_batch(obj: object) -> bool:
     return isinstance(obj, dict) and "events" in obj
-
-
-def validate_payload(obj: object) -> list[str]:
-    """Check one decoded request body: a single event or a batch ``{"events": [...]}``.
-
-    A JSON object with an ``events`` key is a batch: it may have no other key, and
-    ``events`` must be an array of 1-``MAX_BATCH_EVENTS`` (100) events.  Each
-    event is checked with :func:`validate_event`; its problems are prefixed with
-    its index, e.g. ``"events[2].event_id is required (missing)"``.  Anything
-    else is checked as one event.  Returns every problem (empty list = valid); a
-    batch with any problem is refused as a whole.
-    """
-    if not _is_batch(obj):
-        return validate_event(obj)
-    assert isinstance(obj, dict)
-    problems = _check_keys("", obj, ("events",))
-    events = obj["events"]
-    if not isinstance(events, list):
-        return [*problems, f"events must be an array of events, got {_type_name(events)}"]
-    if not 1 <= len(events) <= MAX_BATCH_EVENTS:
-        problems.append(f"events must hold 1-{MAX_BATCH_EVENTS} events, got {len(events)}")
-    for index, event in enumerate(events):
-        where = f"events[{index}]"
-        if not isinstance(event, dict):
-            problems.append(f"{where} must be a JSON object, got {_type_name(event)}")
-            continue
-        problems.extend(f"{where}.{problem}" for problem in validate_event(event))
-    return problems
 
 
 def _payload_events(obj: object) -> list[object]:
@@ -403,27 +139,42 @@ def _clean(value: object) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
+_WEB_VITALS = ("lcp", "cls", "inp", "fcp", "ttfb")
+_NOT_PROPS = frozenset({"url", "timestamp", "variant", "fbp", "fbc"})
+
+
 def _event_details(event: Mapping[str, Any]) -> str:
+    """The interesting ``event_data`` fields of an event as ``key=value`` pairs."""
     data = event.get("event_data")
     if not isinstance(data, dict):
         return ""
     event_type = event.get("event_type")
+    url = f"url={_clean(data.get('url'))}"
     if event_type == "PageView":
-        details = f"url={_clean(data.get('url'))}"
-        referrer = data.get("referrer")
-        if referrer:
-            details += f"  referrer={_clean(referrer)}"
-        return details
-    if event_type == "AddToCart":
+        parts = [url]
+        if data.get("referrer"):
+            parts.append(f"referrer={_clean(data['referrer'])}")
+    elif event_type == "AddToCart":
         text = data.get("button_text")
         shown = ascii(text) if isinstance(text, str) and not text.isprintable() else repr(text)
-        return f"button_text={shown}  button_id={_clean(data.get('button_id'))}"
-    if event_type == "Purchase":
-        return (
-            f"value={_clean(data.get('value'))}  currency={_clean(data.get('currency'))}"
-            f"  order_id={_clean(data.get('order_id'))}"
+        parts = [f"button_text={shown}", f"button_id={_clean(data.get('button_id'))}"]
+    elif event_type == "Purchase":
+        parts = [f"{key}={_clean(data.get(key))}" for key in ("value", "currency", "order_id")]
+    elif event_type == "Engagement":
+        parts = [url, *(f"{key}={_clean(data.get(key))}" for key in ("engaged_ms", "scroll_depth"))]
+    elif event_type == "WebVitals":
+        parts = [url]
+        parts.extend(
+            f"{name}={_clean(data[name])} ({_clean(data.get(f'{name}_rating'))})"
+            for name in _WEB_VITALS
+            if name in data
         )
-    return ""
+    else:  # a custom event: its props are the keys besides url, timestamp, variant, fbp, fbc
+        parts = [url]
+        parts.extend(f"{key}={_clean(val)}" for key, val in data.items() if key not in _NOT_PROPS)
+    if "variant" in data:
+        parts.append(f"variant={_clean(data['variant'])}")
+    return "  ".join(parts)
 
 
 def format_event_line(event: Mapping[str, Any], received_at: float | None = None) -> str:
@@ -431,6 +182,10 @@ def format_event_line(event: Mapping[str, Any], received_at: float | None = None
 
     ``12:00:01  PageView    lp_123 / camp_456  sess_1_abc  url=http://example.test/``
 
+    Details by type: PageView ``url`` (and ``referrer``), AddToCart ``button_text`` and
+    ``button_id``, Purchase ``value``, ``currency``, ``order_id``, Engagement ``url``,
+    ``engaged_ms``, ``scroll_depth``, WebVitals ``url`` and each metric with its rating
+    (``lcp=1234 (good)``), a custom event ``url`` and its props; then ``variant`` if any.
     ``received_at`` is a ``time.time()`` value shown as local ``HH:MM:SS``
     (now when omitted).  A null campaign is shown as ``-``.
     """
@@ -1257,10 +1012,14 @@ class EventCollector:
     ) -> list[Event]:
         """Block until at least ``n`` events (of ``event_type``, if given) arrived.
 
-        Returns the matching events (all of them, possibly more than ``n``).
+        ``event_type`` is a standard type or a custom event's name.  Returns the matching
+        events (all of them, possibly more than ``n``).  Raises ``ValueError`` at once for a
+        name no event can have (not matching the schema's ``EventType``), ``TimeoutError``
+        after ``timeout`` seconds.
         """
-        if event_type is not None and event_type not in EVENT_TYPES:
-            raise ValueError(f"unknown event_type {event_type!r}; expected one of {EVENT_TYPES}")
+        problem = None if event_type is None else event_type_problem(event_type)
+        if problem is not None:
+            raise ValueError(f"not an event type: {problem}")
 
         def matching(events: list[Event]) -> list[Event]:
             if event_type is None:
@@ -1428,7 +1187,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="python -m aae_tracking_plugins.collector",
         description=(
             "Local development collector for landing-page tracking events. Point the "
-            "plugin's api_base_url at it and watch PageView / AddToCart / Purchase "
+            "plugin's api_base_url at it and watch PageView / AddToCart / Purchase (and other) "
             "events arrive."
         ),
     )

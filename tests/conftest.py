@@ -5,6 +5,12 @@
     127.0.0.1 (free port); stopped after the test.  Use ``collector.url`` as the
     ``api_base_url`` and ``collector.wait_for_count(n, "PageView")`` to wait.
 
+Every event that any in-process ``EventCollector`` stores during a test (this
+fixture's, a module's own, one a test starts) is checked again after the test
+against ``aae_tracking_plugins/schema/events.schema.json`` with plain
+``jsonschema`` (not the collector's own validation path); an invalid one makes
+the test error at teardown (:func:`schema_problems`).
+
 ``serve_dir``
     Factory ``serve_dir(path) -> "http://127.0.0.1:PORT"`` serving a directory
     read-only (GET/HEAD) in a background thread.  Directory URLs serve their
@@ -31,14 +37,19 @@ are marked ``browser`` automatically, so ``-m "not browser"`` deselects them.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
+import aae_tracking_plugins
 from aae_tracking_plugins.collector import EventCollector
 from tests.static_server import CHROMIUM_ARGS, StaticServer, start_static_server
 
@@ -63,6 +74,58 @@ def collector() -> Iterator[EventCollector]:
     """A running EventCollector on 127.0.0.1, any free port."""
     with EventCollector() as running:
         yield running
+
+
+SCHEMA_FILE = Path(aae_tracking_plugins.__file__).parent / "schema" / "events.schema.json"
+_stored: list[Any] = []  # what in-process collectors stored since the current test began
+
+
+@functools.cache
+def _schema_validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA_FILE.read_text("utf-8")))
+
+
+def schema_problems(events: list[Any]) -> list[str]:
+    """``"<event_type> <event_id>: <jsonschema's best error>"`` for each event the shipped schema
+    refuses (plain ``Draft202012Validator``, independent of aae_tracking_plugins.contract)."""
+    validator = _schema_validator()
+    problems = []
+    for event in events:
+        error = best_match(validator.iter_errors(event))
+        if error is not None:
+            where = "/".join(str(part) for part in error.absolute_path) or "(event)"
+            kind, event_id = event.get("event_type"), event.get("event_id")
+            problems.append(f"{kind} {event_id}: {where}: {error.message}")
+    return problems
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_stored_events() -> Iterator[None]:
+    """Every batch of events an in-process EventCollector stores is also kept in ``_stored``."""
+    store = EventCollector._store
+
+    def recording(self: EventCollector, events: list[Any], attempt: int | None = None) -> Any:
+        _stored.extend(events)
+        return store(self, events, attempt)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(EventCollector, "_store", recording)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _stored_events_match_the_schema(_record_stored_events: None) -> Iterator[None]:
+    """After each test: every event a test collector stored is valid under the shipped schema."""
+    _stored.clear()
+    yield
+    events = list(_stored)
+    _stored.clear()
+    problems = schema_problems(events)
+    if problems:
+        pytest.fail(
+            f"{len(problems)} stored event(s) break events.schema.json:\n" + "\n".join(problems),
+            pytrace=False,
+        )
 
 
 # --------------------------------------------------------------------------- static sites

@@ -171,20 +171,29 @@ INVALID_EVENTS: list[tuple[str, Any, str]] = [
     ("missing-campaign", _without(make_event(), "campaign_id"), "campaign_id is required"),
     ("missing-event-id", _without(make_event(), "event_id"), "event_id is required (missing)"),
     ("unknown-top-key", make_event(extra=1), "extra is not allowed"),
-    ("unknown-event-type", make_event(event_type="Click"), "event_type must be one of"),
+    # any other name is a custom event; only names outside the custom pattern are refused
+    ("bad-event-type", make_event(event_type="Add to cart"), "event_type must be one of"),
+    ("empty-event-type", make_event(event_type=""), "event_type must be one of"),
+    ("numeric-event-type", make_event(event_type=3), "event_type must be a string"),
     ("empty-event-id", make_event(event_id=""), f"event_id must be a string of 1-256 {_CHARS}"),
     (
         "long-event-id",
         make_event(event_id="e" * 257),
         f"event_id must be a string of 1-256 {_CHARS}",
     ),
-    ("numeric-event-id", make_event(event_id=7), "event_id must be a string of 1-256"),
-    ("null-event-id", make_event(event_id=None), "event_id must be a string of 1-256"),
+    ("numeric-event-id", make_event(event_id=7), "event_id must be a string, got 7"),
+    ("null-event-id", make_event(event_id=None), "event_id must be a string, got None"),
+    ("newline-end-event-id", make_event(event_id="ab\n"), "event_id must be a string of 1-256"),
     ("newline-event-id", make_event(event_id="a\nb"), "event_id must be a string of 1-256"),
     ("del-event-id", make_event(event_id="a\x7f"), "event_id must be a string of 1-256"),
     ("c1-event-id", make_event(event_id="a\x85"), "event_id must be a string of 1-256"),
     ("surrogate-event-id", make_event(event_id="a\ud800"), "event_id must be a string of 1-256"),
-    ("event-type-wrong-case", make_event(event_type="pageview"), "event_type must be one of"),
+    # a standard name in another case is a custom event, checked as one (it needs a url)
+    (
+        "event-type-wrong-case",
+        make_event("AddToCart", event_type="addtocart"),
+        "event_data.url is required (missing)",
+    ),
     ("bad-landing-page-id", make_event(landing_page_id="lp 123"), "landing_page_id must match"),
     ("empty-landing-page-id", make_event(landing_page_id=""), "landing_page_id must match"),
     ("long-landing-page-id", make_event(landing_page_id="a" * 65), "landing_page_id must match"),
@@ -196,7 +205,9 @@ INVALID_EVENTS: list[tuple[str, Any, str]] = [
     ("bad-resolution", make_event(screen_resolution="1920*1080"), "screen_resolution must be"),
     ("numeric-user-agent", make_event(user_agent=5), "user_agent must be a string"),
     ("bad-timestamp", make_event(timestamp="yesterday"), "timestamp must be an ISO-8601"),
-    ("epoch-timestamp", make_event(timestamp=1732960800000), "timestamp must be an ISO-8601"),
+    ("epoch-timestamp", make_event(timestamp=1732960800000), "timestamp must be a string"),
+    ("no-date", make_event(timestamp="2024-02-30T10:00:00Z"), "timestamp must be an ISO-8601"),
+    ("trailing-newline", make_event(landing_page_id="lp_1\n"), "landing_page_id must match"),
     ("local-timestamp", make_event(timestamp="2024-11-30T10:00:00"), "timestamp must be in UTC"),
     (
         "offset-timestamp",
@@ -454,7 +465,7 @@ def test_get_lists_accepted_events(collector: EventCollector) -> None:
     assert request(collector.events_url, method="GET").json() == []
     first, second = make_event(), make_event("Purchase")
     post_event(collector, first)
-    post_event(collector, make_event(event_type="Nope"))
+    post_event(collector, make_event(event_type="No pe"))
     post_event(collector, second)
     reply = request(collector.events_url, method="GET", headers={"Origin": ORIGIN})
     assert reply.status == 200
@@ -559,8 +570,12 @@ def test_wait_for_count_filters_by_type(collector: EventCollector) -> None:
     assert len(collector.wait_for_count(3)) == 3
     page_views = collector.wait_for_count(2, "PageView", timeout=1)
     assert [e["event_type"] for e in page_views] == ["PageView", "PageView"]
-    with pytest.raises(ValueError, match="unknown event_type"):
-        collector.wait_for_count(1, "Click")
+    custom = make_event(event_type="Lead")  # a custom event: its props beside url, timestamp
+    custom["event_data"] = {"url": "https://shop.example/", "timestamp": TS, "plan": "pro"}
+    post_event(collector, custom)
+    assert collector.wait_for_count(1, "Lead", timeout=1) == [custom]
+    with pytest.raises(ValueError, match="not an event type: event_type must be one of"):
+        collector.wait_for_count(1, "No such")
 
 
 def test_wait_for_timeout_lists_what_arrived(collector: EventCollector) -> None:
@@ -593,7 +608,7 @@ def test_echo_prints_one_line_per_event() -> None:
         post_event(collector, make_event())
         post_event(collector, make_event("AddToCart", campaign_id=None))
         post_event(collector, make_event("Purchase"))
-        post_event(collector, make_event(event_type="Nope"))  # refused: not echoed
+        post_event(collector, make_event(event_type="No pe"))  # refused: not echoed
         collector.wait_for_count(3)
     assert len(lines) == 3, lines
     page_view, add_to_cart, purchase = lines
@@ -617,6 +632,35 @@ def test_event_line_never_spans_lines() -> None:
     assert "\n" not in line
     assert "\x1b" not in line
     assert "Buy\\nnow" in line
+
+
+def test_event_line_for_engagement_web_vitals_and_custom_events() -> None:
+    url = "https://shop.example/landing/"
+    engagement = make_event(event_type="Engagement")
+    engagement["event_data"] = {
+        **{"url": url, "timestamp": TS, "engaged_ms": 15320, "scroll_depth": 75},
+        "variant": "B",
+    }
+    vitals = make_event(event_type="WebVitals")
+    vitals["event_data"] = {
+        **{"url": url, "timestamp": TS, "lcp": 1840.5, "lcp_rating": "good"},
+        **{"cls": 0.31, "cls_rating": "poor"},
+    }
+    custom = make_event(event_type="video_play")
+    custom["event_data"] = {"url": url, "timestamp": TS, "video": "intro\n", "seconds": 12}
+    custom["event_data"]["fbp"] = "fb.1.2.3"
+    for event in (engagement, vitals, custom):
+        assert validate_event(event) == []
+    line = format_event_line(engagement, received_at=0)
+    assert line.endswith(
+        f"Engagement  lp_123 / camp_456  {engagement['session_id']}  url={url}"
+        "  engaged_ms=15320  scroll_depth=75  variant=B"
+    )
+    line = format_event_line(vitals, received_at=0)
+    assert line.endswith(f"url={url}  lcp=1840.5 (good)  cls=0.31 (poor)")
+    line = format_event_line(custom, received_at=0)
+    assert line.endswith(f"url={url}  video=intro\\n  seconds=12")  # no fbp: not a prop
+    assert "video_play " in line
 
 
 def test_broken_echo_does_not_lose_the_event(capsys: pytest.CaptureFixture[str]) -> None:
@@ -660,7 +704,7 @@ def test_batch_sizes_accepted(collector: EventCollector, size: int) -> None:
             {"events": [make_event() for _ in range(MAX_BATCH_EVENTS + 1)]},
             ["events must hold 1-100 events, got 101"],
         ),
-        ({"events": make_event()}, ["events must be an array of events, got object"]),
+        ({"events": make_event()}, ["events must be an array, got object"]),
         (
             {"events": [make_event()], "sent_at": TS},
             ["sent_at is not allowed (unknown key)"],
