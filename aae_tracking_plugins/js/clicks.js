@@ -14,7 +14,7 @@
 // handlers that stop propagation.
 import { activated } from "./custom.js";
 import { track } from "./events.js";
-import { d, on } from "./util.js";
+import { d, on, safe } from "./util.js";
 
 var key; // the composed path of an Enter/Space keydown, until it is counted
 
@@ -54,7 +54,7 @@ function keyed(e) {
 export function listen() {
   on(d, "click", (e) => {
     var path = e.composedPath();
-    if (key && key[0] == path[0]) key = 0; // the page turned the key into a click
+    if (key && key[0] == path[0]) key.c = 1; // the page turned the key into a click
     if (!e.button) count(path);
   }, true);
   on(d, "auxclick", (e) => {
@@ -65,10 +65,12 @@ export function listen() {
   }, true);
   on(d, "keyup", (e) => {
     var path = keyed(e);
-    // After the page's own keyup handlers: one of them may click() it.
-    if (path && key && path[0] == key[0]) setTimeout(() => {
-      if (key) count(key);
-      key = 0;
-    });
+    var k = key;
+    // After the page's own keyup handlers: one of them may click() it. The
+    // press is kept in k: the next key may already be down by then.
+    if (path && k && path[0] == k[0]) setTimeout(safe(() => {
+      if (!k.c) count(k);
+      if (key == k) key = 0;
+    }));
   }, true);
 }

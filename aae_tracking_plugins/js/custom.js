@@ -8,53 +8,43 @@
 // 1-50 letters, digits and "_" that is not a standard event type; at most 20
 // properties with keys of 1-40 lowercase letters, digits and "_" (not one of
 // the keys the tracker fills in) and values that are text of at most 200
-// characters or finite numbers. Anything else is dropped: silently, or with a
-// console message in debug mode.
+// characters (code points, as the schema and the build-time check count) or
+// finite numbers. Anything else is dropped: silently, or with a
+// console message in debug mode (docs/custom-events.md lists the rules).
 import { log } from "./debug.js";
 import { track } from "./events.js";
-import { here, on, safe, w } from "./util.js";
+import { d, here, on, safe, w } from "./util.js";
 
 var rules = []; // the tracking plan: [{selector, event, props}]
 
-// Sends the custom event `name` with the properties `props`; returns whether
-// it was valid.
+// Sends the custom event `name` with the properties `props`.
 export function custom(name, props) {
   var data = { url: here() };
   var keys = Object.keys(Object(props));
-  var why = !/^[A-Za-z]\w{0,49}$/.test(name) || /^(PageView|AddToCart|Purchase|Engagement|WebVitals)$/.test(name)
-    ? "the name must be 1-50 letters, digits or _ and not a standard event"
-    : props != null && typeof props != "object" ? "props must be an object"
-    : keys.length > 20 ? "at most 20 properties" : "";
+  var why = typeof name != "string" || !/^[A-Za-z]\w{0,49}$/.test(name) ||
+    /^(PageView|AddToCart|Purchase|Engagement|WebVitals)$/.test(name) ? "name"
+    : props != null && typeof props != "object" ? "props"
+    : keys.length > 20 ? "props (over 20)" : "";
   keys.forEach((k) => {
     var v = props[k];
-    if (!/^[a-z][a-z0-9_]{0,39}$/.test(k) || /^(url|timestamp|variant|fbp|fbc)$/.test(k)) {
-      why = why || "property name " + k + ": 1-40 lowercase letters, digits or _, not url, timestamp, variant, fbp, fbc";
-    } else if (typeof v == "number" ? !isFinite(v) : typeof v != "string" || v.length > 200) {
-      why = why || "property " + k + ": text of at most 200 characters or a finite number";
-    }
+    why = why ||
+      (!/^[a-z][a-z0-9_]{0,39}$/.test(k) || /^(url|timestamp|variant|fbp|fbc)$/.test(k) ? "key " + k
+      : (typeof v == "number" ? !isFinite(v) : typeof v != "string" || [...v].length > 200) && "value of " + k);
     data[k] = v;
   });
-  if (why) log("custom event refused: " + why, [name, props]);
+  if (why) log("custom event dropped, invalid " + why, [name, props]);
   else track(name, data);
-  return !why;
 }
 
 // A declarative element's event: data-aae-prop-plan-name="pro" is the
 // property plan_name (data-aae-prop-plan_name too).
 function declared(el) {
   var props = {};
-  for (var k in el.dataset) {
-    if (/^aaeProp./.test(k)) props[k.slice(7).replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase())] = el.dataset[k];
+  for (var a of el.attributes) {
+    var k = /^data-aae-prop-(.+)/.exec(a.name);
+    if (k) props[k[1].replace(/-/g, "_")] = a.value;
   }
   custom(el.dataset.aaeEvent, props);
-}
-
-function matches(el, selector) {
-  try {
-    return el.matches(selector);
-  } catch (e) {
-    // Not an element, or a selector this browser does not know.
-  }
 }
 
 // The custom events of an activation whose composed path is `path`: the
@@ -63,7 +53,8 @@ function matches(el, selector) {
 // there is any; sends them when `go`.
 export function activated(path, go, form) {
   var any;
-  var first = (selector) => path.find((el) => matches(el, selector) && (el.tagName == "FORM") == !!form);
+  // Shadow roots, the document and the window have no matches().
+  var first = (selector) => path.find((el) => el.matches && el.matches(selector) && (el.tagName == "FORM") == !!form);
   var el = first("[data-aae-event]");
   if (el) {
     any = 1;
@@ -80,16 +71,23 @@ export function activated(path, go, form) {
 
 export function listen(cfg) {
   try {
-    rules = [].concat(JSON.parse(cfg.events || "[]"));
+    // Rules whose selector this browser cannot parse are left out, alone.
+    rules = [].concat(JSON.parse(cfg.events || "[]")).filter((rule) => {
+      try {
+        return !d.createDocumentFragment().querySelector(rule.selector);
+      } catch (e) {
+        log("rule skipped: selector refused by this browser", rule);
+      }
+    });
   } catch (e) {
-    log("the tracking plan in data-events is not valid JSON");
+    log("data-events: not JSON");
   }
-  // Bubble phase on window: after the page's own submit handlers, so a
-  // submission they cancel (e.preventDefault(): validation, a submit sent
-  // by the page itself) is known. Checked after the event has run its
-  // course: a later handler may still cancel it.
+  // Capture phase on window: first, so a page handler that stops the
+  // event cannot hide the submission. Whether a handler cancelled it
+  // (e.preventDefault(): validation, a form the page sends itself) is known
+  // once the event has run its course.
   on(w, "submit", (e) => {
     var path = e.composedPath();
-    setTimeout(safe(() => e.defaultPrevented ? activated(path) && log("form submission cancelled by the page: not counted") : activated(path, 1, 1)));
-  });
+    setTimeout(safe(() => e.defaultPrevented ? activated(path) && log("form submit cancelled by the page: not counted", path[0]) : activated(path, 1, 1)));
+  }, true);
 }

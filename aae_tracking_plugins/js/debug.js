@@ -5,6 +5,7 @@
 import { w } from "./util.js";
 
 var active;
+export var off; // why this page does not send: said with each of its events
 
 // Decided once per page, from the tracker tag's settings and the landing URL
 // (the head stub captured it before a page script could tidy it).
@@ -21,4 +22,10 @@ export function log(what, detail) {
       // No console (or a hostile one): stay silent.
     }
   }
+}
+
+// Where the page's events go, or why they do not ("" when they do).
+export function sending(why, to) {
+  off = why;
+  log(why ? "not sending from this page: " + why : "sending to " + to);
 }

@@ -1,6 +1,6 @@
 // Builds events for the page now and hands them to the transport (and, in
 // PIXEL builds, to the Facebook Pixel).
-import { log } from "./debug.js";
+import { log, off } from "./debug.js";
 import { matchKeys, pixel } from "./pixel.js";
 import { settings } from "./settings.js";
 import { send } from "./transport.js";
@@ -50,7 +50,7 @@ export function track(type, data, id, s) {
       screen_resolution: screen.width + "x" + screen.height,
       timestamp: now
     };
-    log(type, event);
+    log(off ? type + " not sent: " + off : type, event);
     send(event);
   } else {
     log(type + " dropped: this page is not tracked (opted out, or no tracker tag)", data);

@@ -14,7 +14,7 @@
 // load (within 1 s), or right away when the page is hidden.
 import * as clicks from "./clicks.js";
 import * as custom from "./custom.js";
-import { debugMode, log } from "./debug.js";
+import { debugMode, sending } from "./debug.js";
 import { setVariant } from "./events.js";
 import * as pageviews from "./pageviews.js";
 import { allow } from "./pixel.js";
@@ -54,7 +54,7 @@ safe(() => {
         : navigator.webdriver && !cfg.trackAutomation ? "automation (navigator.webdriver; see track_automation)"
         : load("aae_ignore") ? "this browser is excluded (localStorage aae_ignore)" : "";
       var ok = !why;
-      log(ok ? "sending to " + endpoint.href : "not sending from this page: " + why);
+      sending(why, endpoint.href);
       setEndpoint(ok && endpoint.href);
       if (PIXEL) allow(ok);
       pageviews.landing(api, declared);
