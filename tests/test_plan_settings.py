@@ -15,6 +15,7 @@ import math
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from aae_tracking_plugins import cli
 from aae_tracking_plugins.config import (
     MAX_PROPS,
     MAX_RULES,
+    PSEUDO_CLASSES,
     RESERVED_PROP_KEYS,
     SETTING_NAMES,
     STANDARD_EVENTS,
@@ -29,6 +31,7 @@ from aae_tracking_plugins.config import (
     ConfigError,
     TrackingConfig,
     TrackingRule,
+    validate_selector,
 )
 from aae_tracking_plugins.snippet import (
     SCRIPT_DIR,
@@ -206,7 +209,9 @@ BAD_PLANS = [
     ([rule(selector="a..b")], "events[0].selector: is not a valid CSS selector"),
     ([rule(selector="a::before")], "events[0].selector: must select elements, not a pseudo"),
     ([rule(selector="p, a::after")], "events[0].selector: must select elements, not a pseudo"),
-    ([rule(selector="a:contains('Buy')")], "events[0].selector: :contains() is not standard"),
+    ([rule(selector="a:contains('Buy')")], "events[0].selector: :contains is not a pseudo-class"),
+    ([rule(selector="a.cta:hovr")], "events[0].selector: :hovr is not a pseudo-class every"),
+    ([rule(selector="div:not(.a):has(> img:focsu)")], "events[0].selector: :focsu is not a"),
     ([rule(selector="  ")], "events[0].selector: must be a CSS selector"),
     ([rule(selector=["a"])], "events[0].selector: must be a CSS selector"),
     ([rule(selector="a" * 501)], "events[0].selector: must be at most 500 characters"),
@@ -756,4 +761,27 @@ def test_csp_hashes_follow_web_vitals(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert re.fullmatch(
         r"aae-tracking: error: .*tracking\.toml: web_vitals: must be a boolean .*\n", bad.stderr
+    )
+
+
+def test_every_pseudo_class_the_build_accepts_is_one_chromium_knows(browser_page: Any) -> None:
+    # The build-time list must never accept a selector the browser then refuses.
+    page = browser_page.page
+    page.set_content("<a href='#x'>x</a>")
+    functional = {"not", "is", "where", "has", "lang", "dir"}
+    nth = {"nth-child", "nth-last-child", "nth-of-type", "nth-last-of-type"}
+    for name in sorted(PSEUDO_CLASSES):
+        argument = "(.a)" if name in functional - {"lang", "dir"} else ""
+        argument = "(en)" if name == "lang" else "(ltr)" if name == "dir" else argument
+        argument = "(2n+1)" if name in nth else argument
+        selector = validate_selector("events[0].selector", f"a:{name}{argument}")
+        refused = page.evaluate(
+            "s => { try { document.body.matches(s); return false } catch (e) { return true } }",
+            selector,
+        )
+        assert not refused, f"Chromium refuses {selector!r}"
+    with pytest.raises(ConfigError):
+        validate_selector("s", "a:hovr")
+    assert page.evaluate(
+        "() => { try { document.body.matches('a:hovr') } catch (e) { return true } }"
     )
