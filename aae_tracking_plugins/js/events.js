@@ -9,11 +9,12 @@ import { uuid } from "./util.js";
 var forced; // the variant set by AAE_TRACKING.setVariant(): wins over the page's
 
 // setVariant(name): the A/B variant of this page's events from now on (a
-// client-side experiment); null goes back to the page's own. Returns whether
-// the name was valid (the same rule as the variant setting).
+// client-side experiment); null goes back to the page's own. The name follows
+// the variant setting's rule; a number counts as its text (the wire wants a
+// string), anything else (an object, a Symbol) is refused.
 export function setVariant(name) {
-  var ok = name == null || /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(name);
-  if (ok) forced = name;
+  var ok = name == null || /^(string|number)$/.test(typeof name) && /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(name);
+  if (ok) forced = name == null ? name : "" + name;
   log(ok ? "variant set" : "setVariant refused (1-64 letters, digits, _ . : -)", name);
 }
 

@@ -12,6 +12,7 @@
 // listeners. Everything else (deciding whether this page may send, the
 // cookie, storage, the network) happens when the browser is idle after the
 // load (within 1 s), or right away when the page is hidden.
+import * as checkout from "./checkout.js";
 import * as clicks from "./clicks.js";
 import * as custom from "./custom.js";
 import { debugMode, sending } from "./debug.js";
@@ -57,6 +58,7 @@ safe(() => {
       sending(why, endpoint.href);
       setEndpoint(ok && endpoint.href);
       if (PIXEL) allow(ok);
+      checkout.allow(ok);
       pageviews.landing(api, declared);
       replay();
       start();
@@ -85,6 +87,7 @@ safe(() => {
   api.setVariant = safe(setVariant);
   clicks.listen();
   custom.listen(cfg);
+  checkout.listen(cfg, boot);
   pageviews.listen(boot);
   var leave = () => {
     // A prerendered page thrown away unseen was never visited.
