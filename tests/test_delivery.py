@@ -141,6 +141,9 @@ def build_site(root: Path, collector: EventCollector, *, batch: bool = False) ->
         api_base_url=collector.url,
         track_automation=True,  # the pages see navigator.webdriver under Playwright
         batch=batch,
+        # No Engagement (sent when a page is left after a second): the counts here are of the
+        # events the pages make on purpose. tests/test_engagement.py covers Engagement.
+        engagement=False,
     )
     snippet = render_snippet(config)
     root.mkdir(parents=True, exist_ok=True)

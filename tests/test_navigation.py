@@ -293,7 +293,9 @@ def _write_hand_site(root: Path, collector_url: str) -> None:
             "<script>(function poll() { fetch('/probe/go').then(function (r) {"
             " if (r.ok) location.href = 'pr-next.html'; else setTimeout(poll, 100); }); })();"
             "</script>",
-            site,
+            # Without Engagement: sent as the page is left, it would also be resent from the
+            # stored queue by the next page (counted once, but a duplicate _assert_clean sees).
+            _config(collector_url, engagement=False),
         ),
     )
     write(

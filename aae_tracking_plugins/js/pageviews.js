@@ -10,8 +10,9 @@
 // [data-aae-page] markers, made to be swapped: 10 s). The settings are then
 // read from the new markup: an opted-out or untracked page sends nothing, a
 // per-page campaign is honoured.
+import { viewed } from "./engagement.js";
 import { track } from "./events.js";
-import { marker } from "./settings.js";
+import { marker, settings } from "./settings.js";
 import { d, here, on, safe, w } from "./util.js";
 
 var last; // URL of the last PageView: the next one's referrer
@@ -20,12 +21,18 @@ var wait; // ends the pending navigation's wait
 var onView; // called after each PageView (declarative purchases)
 var node; // the element the last PageView's settings came from
 var boot; // starts the tracker now if it has not started yet
+export var landed; // [url, settings] of the landing PageView
 
 function view(url, referrer) {
-  track("PageView", { url: url, referrer: referrer });
+  // Settings read once, before the PageView: the Engagement of the page
+  // view this one ends goes first, and the new view keeps them for its own.
+  var s = settings();
+  viewed(url, s);
+  track("PageView", { url: url, referrer: referrer }, 0, s);
   last = url;
   node = marker();
   onView();
+  return s;
 }
 
 // The first PageView: the address the visitor arrived with, as the head stub
@@ -34,7 +41,7 @@ export function landing(api, then) {
   var url = (api.u || here()).split("#")[0];
   onView = then;
   seen = url.replace(/^.*?\/\/[^/]*/, "");
-  view(url, api.u ? api.r : d.referrer);
+  landed = [url, view(url, api.u ? api.r : d.referrer)];
 }
 
 // Ends a pending navigation's wait and sends its PageView.

@@ -1,7 +1,8 @@
-// AAE tracker: PageView, AddToCart (CTA clicks), Purchase and custom events
-// for statically generated landing pages. Placed at the end of <body>; its
-// settings come from the data-* attributes of its tag and of the page's
-// [data-aae-page] marker (settings.js).
+// AAE tracker: PageView, AddToCart (CTA clicks), Purchase, custom events,
+// Engagement and (VITALS builds) WebVitals for statically generated landing
+// pages. Placed at the end of <body>; its settings come from the data-*
+// attributes of its tag and of the page's [data-aae-page] marker
+// (settings.js).
 //
 // Hard rule: the tracker must never break or spam the page it runs on, so
 // every entry point swallows its errors and nothing is ever logged as an
@@ -16,6 +17,7 @@ import * as checkout from "./checkout.js";
 import * as clicks from "./clicks.js";
 import * as custom from "./custom.js";
 import { debugMode, sending } from "./debug.js";
+import * as engagement from "./engagement.js";
 import { setVariant } from "./events.js";
 import * as pageviews from "./pageviews.js";
 import { allow } from "./pixel.js";
@@ -23,6 +25,7 @@ import { declared, purchase } from "./purchase.js";
 import { tag } from "./settings.js";
 import { flush, setEndpoint, start } from "./transport.js";
 import { d, later, load, on, safe, w } from "./util.js";
+import * as vitals from "./vitals.js";
 
 // Loopback hosts: a `mkdocs serve` preview, a local collector.
 function loopback(url) {
@@ -60,6 +63,7 @@ safe(() => {
       if (PIXEL) allow(ok);
       checkout.allow(ok);
       pageviews.landing(api, declared);
+      if (VITALS) vitals.start();
       replay();
       start();
     }
@@ -89,11 +93,14 @@ safe(() => {
   custom.listen(cfg);
   checkout.listen(cfg, boot);
   pageviews.listen(boot);
+  engagement.listen(cfg);
   var leave = () => {
     // A prerendered page thrown away unseen was never visited.
     if (!d.prerendering) {
       boot();
       pageviews.settle();
+      engagement.report(1);
+      if (VITALS) vitals.report();
       flush();
     }
   };
