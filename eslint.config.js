@@ -10,8 +10,8 @@ module.exports = [
     languageOptions: {
       ecmaVersion: 2017,
       sourceType: "module",
-      // BATCH, PIXEL, VITALS: compile-time feature flags (scripts/build_js.mjs VARIANTS).
-      globals: { ...globals.browser, BATCH: "readonly", PIXEL: "readonly", VITALS: "readonly" }
+      // BATCH, PIXEL, VITALS, CHECKOUT: compile-time feature flags (scripts/build_js.mjs VARIANTS).
+      globals: { ...globals.browser, BATCH: "readonly", PIXEL: "readonly", VITALS: "readonly", CHECKOUT: "readonly" }
     },
     rules: {
       // Swallowing errors is the point: the tracker must never throw into the page.

@@ -1126,8 +1126,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the 'sha256-...' sources a Content-Security-Policy script-src must\n"
         "allow for the inline scripts that inject (and the MkDocs and Pelican plugins) put into\n"
         "pages. They depend on this version and on the settings that select another tracker\n"
-        "build (batch, whether a Facebook Pixel id is set, web_vitals), not on the ids, URLs,\n"
-        "variant, tracking plan or checkout links, which are attributes.",
+        "build (batch, whether a Facebook Pixel id is set, web_vitals, whether checkout links\n"
+        "are set), not on the ids, URLs, variant, tracking plan or the links themselves, which\n"
+        "are attributes.",
         epilog=_CSP_EPILOG,
         formatter_class=_FORMATTER,
     )
@@ -1149,10 +1150,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--config, else off)",
     )
     hashes.add_argument(
+        "--checkout",
+        action=argparse.BooleanOptionalAction,
+        help="hashes for pages with checkout_links (any links give the same hashes; default: "
+        "whether --config sets checkout_links)",
+    )
+    hashes.add_argument(
         "--config",
         metavar="FILE",
         help="the TOML settings file given to inject (only batch, web_vitals, "
-        "facebook_pixel_id and inline_script are read)",
+        "facebook_pixel_id, checkout_links and inline_script are read)",
     )
     hashes.set_defaults(handler=_cmd_csp_hashes)
     return parser
@@ -1163,7 +1170,7 @@ def _cmd_csp_hashes(args: argparse.Namespace) -> int:
 
     Raises:
         UsageError: an unknown setting, or a bad ``batch``/``inline_script``/``web_vitals``/
-            ``facebook_pixel_id`` value, in the file or the flags.
+            ``facebook_pixel_id``/``checkout_links`` value, in the file or the flags.
     """
     settings: dict[str, object] = {}
     if args.config is not None:
@@ -1191,6 +1198,15 @@ def _cmd_csp_hashes(args: argparse.Namespace) -> int:
             pixel = validate_pixel_id("--facebook-pixel-id", args.facebook_pixel_id)
         except ConfigError as exc:
             raise UsageError(str(exc)) from None
+    links: tuple[CheckoutLink, ...] = ()
+    if settings.get("checkout_links") is not None:
+        try:
+            links = validate_checkout_links("checkout_links", settings["checkout_links"])
+        except ConfigError as exc:
+            raise UsageError(f"{args.config}: {exc}") from None
+    if args.checkout is not None:
+        # Any link selects the same build: only whether there are links matters.
+        links = (CheckoutLink("https://checkout.invalid/"),) if args.checkout else ()
     batch = args.batch if args.batch is not None else settings.get("batch", False)
     vitals = args.web_vitals if args.web_vitals is not None else settings.get("web_vitals", False)
     if settings.get("inline_script") is False:
@@ -1204,6 +1220,7 @@ def _cmd_csp_hashes(args: argparse.Namespace) -> int:
         batch=bool(batch),
         web_vitals=bool(vitals),
         facebook_pixel_id=str(pixel) if pixel not in (None, "") else None,
+        checkout_links=links,
     )
     print(" ".join(source for _script, source in csp_hashes(config)))
     return 0

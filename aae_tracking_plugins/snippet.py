@@ -67,10 +67,13 @@ def browser_script(name: str) -> Markup:
 def tracker_variant(config: TrackingConfig) -> str:
     """The name of the built tracker a page ships: ``"tracker"``, plus ``".batch"`` with
     ``batch``, ``".pixel"`` with ``facebook_pixel_id`` (only those carry Pixel code) and
-    ``".vitals"`` with ``web_vitals`` (only those measure Core Web Vitals), in that order."""
+    ``".vitals"`` with ``web_vitals`` (only those measure Core Web Vitals) and ``".checkout"``
+    with ``checkout_links`` (only those hand the session id to a hosted checkout), in that
+    order."""
     name = "tracker.batch" if config.batch else "tracker"
     name = name + ".pixel" if config.facebook_pixel_id else name
-    return name + ".vitals" if config.web_vitals else name
+    name = name + ".vitals" if config.web_vitals else name
+    return name + ".checkout" if config.checkout_links else name
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def csp_hashes(config: TrackingConfig) -> list[tuple[str, str]]:
     browser computes it for a Content-Security-Policy ``script-src`` source (CSP Level 3,
     "hash-source"). Ids and URLs live in attributes, so only the settings that choose another
     tracker build (:func:`tracker_variant`: ``batch``, whether a ``facebook_pixel_id`` is set,
-    ``web_vitals``) change the hashes.
+    ``web_vitals``, whether ``checkout_links`` are set) change the hashes.
     """
     hashes = []
     for script in ("stub", tracker_variant(config)):

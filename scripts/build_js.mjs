@@ -20,9 +20,10 @@ const args = process.argv.slice(2);
 const outIndex = args.indexOf("--out");
 const out = outIndex >= 0 ? resolve(args[outIndex + 1]) : join(root, "aae_tracking_plugins", "static");
 
-// Every combination of the feature flags, named tracker[.batch][.pixel][.vitals].min.js
+// Every combination of the feature flags, named
+// tracker[.batch][.pixel][.vitals][.checkout].min.js
 // (snippet.tracker_variant() picks one by the site's settings).
-const FLAGS = ["BATCH", "PIXEL", "VITALS"];
+const FLAGS = ["BATCH", "PIXEL", "VITALS", "CHECKOUT"];
 export const VARIANTS = [{ file: "stub.min.js", entry: "stub.js", flags: {} }];
 for (let bits = 0; bits < 2 ** FLAGS.length; bits++) {
   const flags = Object.fromEntries(FLAGS.map((flag, i) => [flag, Boolean(bits & (1 << i))]));

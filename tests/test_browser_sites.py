@@ -609,8 +609,10 @@ def test_one_session_across_pages_and_a_new_one_per_context(
     _wait_event(collector, "Purchase", order_id="ORD-1001")
     _wait_event(collector, "AddToCart", button_id="sticky-cta")
 
+    # An Engagement event may join them (a page that took over a second under load): it belongs
+    # to the same session, but is not counted.
     events = collector.events
-    assert len(events) == 5
+    assert len([e for e in events if e["event_type"] != "Engagement"]) == 5
     sessions = {e["session_id"] for e in events}
     assert len(sessions) == 1, sessions
     [session] = sessions

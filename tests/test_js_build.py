@@ -15,7 +15,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "aae_tracking_plugins" / "static"
-TRACKER_MAX_BYTES = 7168  # minified; benchmarks/tracker_size.py reports gzip against the target
+# Minified default build (benchmarks/tracker_size.py reports gzip against the target). Raised from
+# 7 KiB with issue 9: the default build now also carries custom events, the tracking plan, debug
+# mode, variants and Engagement (9.1 KiB); the Pixel, Web Vitals and checkout code live in their
+# own builds. A guard against accidental growth, not a target.
+TRACKER_MAX_BYTES = 10240
 STUB_MAX_BYTES = 300
 
 needs_node_modules = pytest.mark.skipif(

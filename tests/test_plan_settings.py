@@ -40,6 +40,7 @@ from aae_tracking_plugins.snippet import (
     render_page_marker,
     render_snippet,
     script_file,
+    tracker_variant,
 )
 from tests.sites import build_mkdocs, build_pelican, run
 from tests.test_mkdocs_build import assert_one_clear_error
@@ -343,7 +344,7 @@ def test_mkdocs_build_carries_every_setting_and_the_page_variant(
         text = (site / name).read_text("utf-8")
         tracker = tracker_of(text)
         assert_plan_tag(tracker, variant)
-        assert_tracker_build(tracker, "tracker.vitals", inline)
+        assert_tracker_build(tracker, "tracker.vitals.checkout", inline)
         if name != "404.html":  # the per-page marker instant navigation reads
             marker = page_marker(text)
             assert marker.get("data-variant") == variant, name
@@ -351,7 +352,8 @@ def test_mkdocs_build_carries_every_setting_and_the_page_variant(
     assert none["data-campaign-id"] == "c_page"
     if not inline:
         files = sorted(path.name for path in (site / SCRIPT_DIR).iterdir())
-        assert files == sorted(script_file(name).name for name in ("stub", "tracker.vitals"))
+        builds = ("stub", "tracker.vitals.checkout")
+        assert files == sorted(script_file(name).name for name in builds)
 
 
 @pytest.mark.parametrize(
@@ -455,10 +457,11 @@ def test_pelican_build_carries_every_setting_and_the_page_variant(
     for name, variant in expected.items():
         tracker = tracker_of((out / name).read_text("utf-8"))
         assert_plan_tag(tracker, variant)
-        assert_tracker_build(tracker, "tracker.vitals", inline)
+        assert_tracker_build(tracker, "tracker.vitals.checkout", inline)
     if not inline:
         files = sorted(path.name for path in (out / SCRIPT_DIR).iterdir())
-        assert files == sorted(script_file(name).name for name in ("stub", "tracker.vitals"))
+        builds = ("stub", "tracker.vitals.checkout")
+        assert files == sorted(script_file(name).name for name in builds)
 
 
 @pytest.mark.pelican
@@ -541,7 +544,7 @@ def test_cli_inject_and_check_round_trip(tmp_path: Path, inline: bool) -> None:
     for page in ("index.html", "docs/index.html"):
         tracker = site_tracker(site, page)
         assert_plan_tag(tracker, "A")
-        assert_tracker_build(tracker, "tracker.vitals", inline)
+        assert_tracker_build(tracker, "tracker.vitals.checkout", inline)
     context = cli.check_context()
     for page in ("index.html", "docs/index.html"):
         report = cli.check_file(str(site), page, context)
@@ -565,7 +568,8 @@ def test_cli_flags_override_the_file(tmp_path: Path) -> None:
     assert tracker["data-variant"] == "B"
     for name in ("data-debug", "data-engagement", "data-web-vitals"):
         assert name not in tracker
-    assert tracker["text"] == str(browser_script("tracker"))
+    # The file's checkout links stay, so the build is the checkout one.
+    assert tracker["text"] == str(browser_script("tracker.checkout"))
     assert json.loads(str(tracker["data-events"])) == RULES  # file-only settings stay
     assert cli.check_file(str(site), "index.html", cli.check_context()).status == cli.TRACKED
 
@@ -645,7 +649,7 @@ def test_check_sees_a_missing_vitals_build_in_the_external_mode(tmp_path: Path) 
     report = cli.check_file(str(site), "index.html", cli.check_context())
     assert report.status == cli.OUTDATED
     assert "src" in str(report.reason)
-    assert script_file("tracker.vitals").name in str(report.reason)
+    assert script_file("tracker.vitals.checkout").name in str(report.reason)
 
 
 @pytest.mark.parametrize(
@@ -751,11 +755,21 @@ def test_csp_hashes_follow_web_vitals(tmp_path: Path) -> None:
     assert vitals.split()[0] == plain.split()[0]  # the stub is the same
     assert vitals != plain, "the tracker.vitals build is the same as the plain tracker"
     assert hashes("--web-vitals", "--batch") == expected(web_vitals=True, batch=True)
-    # The config file given to inject (the plan and links in it are accepted, not needed).
+    # Checkout links select another build too (only whether there are any matters).
+    links = ["https://buy.stripe.com/"]
+    checkout = hashes("--checkout")
+    assert checkout == expected(checkout_links=links)
+    assert checkout != plain, "the tracker.checkout build is the same as the plain tracker"
+    assert [name for name, _source in csp_hashes(make(checkout_links=links))][1] == (
+        "tracker.checkout"
+    )
+    both = expected(web_vitals=True, checkout_links=links)
+    # The config file given to inject (the plan in it is accepted, not needed).
     config_file = tmp_path / "tracking.toml"
     config_file.write_text(TOML)
-    assert hashes("--config", str(config_file)) == vitals
-    assert hashes("--config", str(config_file), "--no-web-vitals") == plain
+    assert hashes("--config", str(config_file)) == both
+    assert hashes("--config", str(config_file), "--no-checkout") == vitals
+    assert hashes("--config", str(config_file), "--no-web-vitals", "--no-checkout") == plain
     config_file.write_text('web_vitals = "yes"\n')
     bad = run([cli_executable(), "csp-hashes", "--config", str(config_file)], cwd=tmp_path)
     assert bad.returncode == 2
@@ -785,3 +799,24 @@ def test_every_pseudo_class_the_build_accepts_is_one_chromium_knows(browser_page
     assert page.evaluate(
         "() => { try { document.body.matches('a:hovr') } catch (e) { return true } }"
     )
+
+
+@pytest.mark.parametrize("checkout", [False, True])
+@pytest.mark.parametrize("vitals", [False, True])
+@pytest.mark.parametrize("pixel", [False, True])
+@pytest.mark.parametrize("batch", [False, True])
+def test_each_combination_of_build_settings_ships_its_own_build(
+    batch: bool, pixel: bool, vitals: bool, checkout: bool
+) -> None:
+    config = make(
+        batch=batch,
+        facebook_pixel_id="1234567890123456" if pixel else None,
+        web_vitals=vitals,
+        checkout_links=["https://buy.stripe.com/"] if checkout else None,
+    )
+    name = tracker_variant(config)
+    script = str(browser_script(name))  # raises if the build is missing
+    # Only the builds of sites with checkout links carry the hand-off code (its listeners).
+    assert ("dragstart" in script) == checkout, name
+    assert ("connect.facebook.net" in script) == pixel, name
+    assert ("largest-contentful-paint" in script) == vitals, name

@@ -61,7 +61,7 @@ safe(() => {
       sending(why, endpoint.href);
       setEndpoint(ok && endpoint.href);
       if (PIXEL) allow(ok);
-      checkout.allow(ok);
+      if (CHECKOUT) checkout.allow(ok);
       pageviews.landing(api, declared);
       if (VITALS) vitals.start();
       replay();
@@ -79,7 +79,9 @@ safe(() => {
   api.loaded = true;
   debugMode(cfg);
   // A variant set before the tracker ran applies from the first PageView.
-  queued = (Array.isArray(api.q) ? api.q : []).filter((item) => item[0] != "setVariant" || setVariant(item[1][0]));
+  // (The stub's array itself is drained: nothing is left to replay twice.)
+  queued = Array.isArray(api.q) ? api.q : [];
+  queued.splice(0).forEach((item) => item[0] == "setVariant" ? setVariant(item[1][0]) : queued.push(item));
   // Calls made before the first PageView wait, so the wire order is always
   // PageView first, and a never-shown prerender records nothing.
   ["track", "trackPurchase"].forEach((name) => {
@@ -91,7 +93,7 @@ safe(() => {
   api.setVariant = safe(setVariant);
   clicks.listen();
   custom.listen(cfg);
-  checkout.listen(cfg, boot);
+  if (CHECKOUT) checkout.listen(cfg, boot);
   pageviews.listen(boot);
   engagement.listen(cfg);
   var leave = () => {
