@@ -1057,7 +1057,7 @@ def build_parser() -> argparse.ArgumentParser:
     inject.add_argument(
         "--web-vitals",
         action=argparse.BooleanOptionalAction,
-        help="send one WebVitals event per page view (LCP, CLS, INP, FCP, TTFB) with the "
+        help="send one WebVitals event per page load (LCP, CLS, INP, FCP, TTFB) with the "
         "tracker.vitals build of the script (default: off, no Web Vitals code)",
     )
     inject.add_argument(
