@@ -37,10 +37,16 @@ CHROMIUM_ARGS = [
     "--disable-blink-features=AutomationControlled",
 ]
 # (path, CTA ids to click) per site, in the order a visitor would go.
+# #book-call sends a Lead (the sites' tracking plan), the FAQ's <summary> a faq_open (its
+# data-aae-event markup); #newsletter is a plain button: nothing.
 VISITS = {
-    "mkdocs": [("/", ["hero-cta"]), ("/", ["sticky-cta", "newsletter"]), ("/offer/", ["buy-now"])],
+    "mkdocs": [
+        ("/", ["hero-cta"]),
+        ("/", ["sticky-cta", "newsletter", "book-call", "faq summary"]),
+        ("/offer/", ["buy-now"]),
+    ],
     "pelican": [
-        ("/launch.html", ["sticky-cta", "newsletter"]),
+        ("/launch.html", ["sticky-cta", "newsletter", "book-call", "faq summary"]),
         ("/pages/offer.html", ["buy-now"]),
     ],
 }
@@ -121,8 +127,9 @@ def scripted_visit(urls: dict[str, str], collector: EventCollector) -> None:
             for path, ctas in visits:
                 page.goto(urls[site] + path)
                 for cta in ctas:
-                    print(f"demo:   clicks #{cta}")
-                    page.click(f"#{cta}")
+                    selector = "details > summary" if cta == "faq summary" else f"#{cta}"
+                    print(f"demo:   clicks {'the FAQ question' if ' ' in cta else '#' + cta}")
+                    page.click(selector)
                     page.wait_for_load_state()
                     time.sleep(0.4)  # let the event land so the log reads in order
             wait_quiet(collector)  # the last page's events, sent when the browser is idle

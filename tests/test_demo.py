@@ -26,4 +26,7 @@ def test_demo_builds_serves_and_shows_events() -> None:
     assert sum("Purchase" in line and "order_id=ORD-1001" in line for line in lines) == 2
     assert any("AddToCart" in line and "button_id=sticky-cta" in line for line in lines)
     assert not any("button_id=newsletter" in line for line in lines)
+    # The tracking plan's Lead and the declarative FAQ event, once per site.
+    assert sum("Lead" in line and "source=landing" in line for line in lines) == 2
+    assert sum("faq_open" in line and "question=delivery" in line for line in lines) == 2
     assert "0 rejected" in result.stdout

@@ -25,4 +25,7 @@ AAE_TRACKING = {
     "campaign_id": "camp_spring_2026",
     # Production: "https://api.aae.com". `make demo` and the tests point it at a local collector.
     "api_base_url": os.environ.get("AAE_API_BASE_URL", "https://api.aae.com"),
+    # The tracking plan: clicks on these elements send custom events, no page markup needed
+    # (docs/custom-events.md). The FAQ on the launch page uses data-aae-event in its markup.
+    "events": [{"selector": "#book-call", "event": "Lead", "props": {"source": "landing"}}],
 }
