@@ -44,7 +44,8 @@ for (const variant of VARIANTS) {
   });
   const result = await minify(bundled.outputFiles[0].text, {
     ecma: 2017,
-    compress: { passes: 3, unsafe_arrows: true },
+    // inline: 1 (only simple functions): ~5-8 B less gzip than the default 3.
+    compress: { passes: 3, unsafe_arrows: true, inline: 1 },
     mangle: true,
     format: { comments: false },
   });

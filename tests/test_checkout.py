@@ -317,9 +317,9 @@ def test_debug_mode_logs_the_decoration(
 # ------------------------------------------------------------------- pages that may not send
 
 DECIDED = {
-    "excluded-browser": "aae-tracking: not sending from this page: this browser is excluded",
-    "loopback-preview": "aae-tracking: not sending from this page: a loopback page sends only",
-    "opted-out-page": "aae-tracking: PageView dropped: this page is not tracked",
+    "excluded-browser": "aae-tracking: not sending: browser excluded (aae_ignore)",
+    "loopback-preview": "aae-tracking: not sending: loopback page, remote collector",
+    "opted-out-page": "aae-tracking: PageView dropped: page not tracked",
 }
 
 

@@ -76,7 +76,7 @@ export function listen(cfg) {
       try {
         return !d.createDocumentFragment().querySelector(rule.selector);
       } catch (e) {
-        log("rule skipped: selector refused by this browser", rule);
+        log("rule skipped: selector unsupported", rule);
       }
     });
   } catch (e) {
@@ -88,6 +88,6 @@ export function listen(cfg) {
   // once the event has run its course.
   on(w, "submit", (e) => {
     var path = e.composedPath();
-    setTimeout(safe(() => e.defaultPrevented ? activated(path) && log("form submit cancelled by the page: not counted", path[0]) : activated(path, 1, 1)));
+    setTimeout(safe(() => e.defaultPrevented ? activated(path) && log("submit cancelled by the page: not counted", path[0]) : activated(path, 1, 1)));
   }, true);
 }

@@ -27,5 +27,5 @@ export function log(what, detail) {
 // Where the page's events go, or why they do not ("" when they do).
 export function sending(why, to) {
   off = why;
-  log(why ? "not sending from this page: " + why : "sending to " + to);
+  log(why ? "not sending: " + why : "sending to " + to);
 }

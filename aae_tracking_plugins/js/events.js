@@ -15,7 +15,7 @@ var forced; // the variant set by AAE_TRACKING.setVariant(): wins over the page'
 export function setVariant(name) {
   var ok = name == null || /^(string|number)$/.test(typeof name) && /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(name);
   if (ok) forced = name == null ? name : "" + name;
-  log(ok ? "variant set" : "setVariant refused (1-64 letters, digits, _ . : -)", name);
+  log(ok ? "variant set" : "setVariant refused (1-64 of A-Za-z0-9_.:-)", name);
 }
 
 // Sends an event of the page now; returns a falsy value when the page is not
@@ -54,7 +54,7 @@ export function track(type, data, id, s) {
     log(off ? type + " not sent: " + off : type, event);
     send(event);
   } else {
-    log(type + " dropped: this page is not tracked (opted out, or no tracker tag)", data);
+    log(type + " dropped: page not tracked (opted out or no tag)", data);
   }
   return s;
 }

@@ -38,7 +38,7 @@ function view(url, referrer) {
 // The first PageView: the address the visitor arrived with, as the head stub
 // captured it before any page script could tidy it.
 export function landing(api, then) {
-  var url = (api.u || here()).split("#")[0];
+  var url = here(api.u);
   onView = then;
   seen = url.replace(/^.*?\/\/[^/]*/, "");
   landed = [url, view(url, api.u ? api.r : d.referrer)];

@@ -54,9 +54,9 @@ safe(() => {
       // browser whose owner excluded it for good:
       // localStorage.setItem("aae_ignore", "true").
       var why = !/^https?:$/.test(location.protocol) || !w.isSecureContext ? "not an https page"
-        : loopback(location) && !loopback(endpoint) ? "a loopback page sends only to a loopback collector"
-        : navigator.webdriver && !cfg.trackAutomation ? "automation (navigator.webdriver; see track_automation)"
-        : load("aae_ignore") ? "this browser is excluded (localStorage aae_ignore)" : "";
+        : loopback(location) && !loopback(endpoint) ? "loopback page, remote collector"
+        : navigator.webdriver && !cfg.trackAutomation ? "automation (see track_automation)"
+        : load("aae_ignore") ? "browser excluded (aae_ignore)" : "";
       var ok = !why;
       sending(why, endpoint.href);
       setEndpoint(ok && endpoint.href);

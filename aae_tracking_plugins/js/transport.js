@@ -110,7 +110,7 @@ export function drain(now) {
   var out = [];
   var size = flying;
   queue.forEach((e) => {
-    var group = out[out.length - 1];
+    var group = BATCH && out[out.length - 1];
     // + 60: the session id, filled in when sent, and the batch's wrapping.
     // One request may always go when nothing else is in flight, so an
     // oversized event cannot hold up the queue.

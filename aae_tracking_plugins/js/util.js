@@ -48,9 +48,9 @@ export function uuid() {
   return crypto.randomUUID ? crypto.randomUUID() : random(26);
 }
 
-// The page's address without its fragment.
-export function here() {
-  return location.href.split("#")[0];
+// The address `url` (default: the page's) without its fragment.
+export function here(url) {
+  return (url || location.href).split("#")[0];
 }
 
 // localStorage as JSON; null when missing, unreadable or blocked (private
