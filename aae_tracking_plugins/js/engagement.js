@@ -38,9 +38,14 @@ function act(e) {
   if (!frame && e.type == "scroll") frame = requestAnimationFrame(measure);
 }
 
-function stop() {
-  total = engaged();
-  from = until = 0;
+// Showing the page counts as activity; hiding it ends the open stretch
+// (a no-op when none is open).
+function shown() {
+  if (d.visibilityState == "visible") act(0);
+  else {
+    total = engaged();
+    from = until = 0;
+  }
 }
 
 // (scrollY + innerHeight) / scrollHeight: 100 for a page shorter than the
@@ -70,7 +75,7 @@ export function viewed(url, s) {
     if (page) {
       report();
       total = depth = sent = from = until = 0;
-      if (d.visibilityState == "visible") act(0);
+      shown();
     }
     page = [url, s];
     frame = frame || requestAnimationFrame(measure);
@@ -83,7 +88,7 @@ export function listen(cfg) {
     enabled = 1;
     "mousedown mousemove keydown wheel touchstart scroll".split(" ").forEach((type) =>
       on(w, type, act, { capture: true, passive: true }));
-    on(d, "visibilitychange", (e) => d.visibilityState == "visible" ? act(e) : stop());
-    if (d.visibilityState == "visible") act(0);
+    on(d, "visibilitychange", shown);
+    shown();
   }
 }
