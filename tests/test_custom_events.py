@@ -445,6 +445,11 @@ def test_debug_mode_logs_every_sent_event(
     folder, base = site
     body = '<a class="cta-button" id="buy" href="#buy">Buy</a>'
     body += '<button id="lead" data-aae-event="Lead" data-aae-prop-plan="pro">Talk to us</button>'
+    # A form whose own handler cancels the submission: not counted, and debug mode says so.
+    body += (
+        '<form id="cancelled" data-aae-event="SignUp" action="#sent"'
+        ' onsubmit="event.preventDefault()"><button id="send">Send</button></form>'
+    )
     plan = [{"selector": "a:has(:has(b))", "event": "Broken"}]
     config = TrackingConfig("lp_debug", collector.url, debug=True, events=plan)  # type: ignore[arg-type]
     _write(folder, config, body, API_PAGE_HEAD)
@@ -454,6 +459,8 @@ def test_debug_mode_logs_every_sent_event(
     collector.wait_for_count(1, "PageView")
     page.click("#buy")
     page.click("#lead")
+    with page.expect_console_message(lambda m: "submit cancelled by the page" in m.text):
+        page.click("#send")
     _wait_custom(collector, "Lead", 2)
     collector.wait_for_count(1, "AddToCart")
     console.settle(page)

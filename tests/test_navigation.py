@@ -343,7 +343,7 @@ plugins:
       landing_page_id: {landing_page_id}
       campaign_id: {campaign_id}
       api_base_url: {api_base_url}
-nav: [index.md, offer.md, privacy.md, thanks.md]
+nav: [index.md, offer.md, privacy.md, thanks.md, order.md]
 """
 
 # CTAs lead to the thank-you page (an instant navigation too); other links carry ids.
@@ -354,7 +354,7 @@ MATERIAL_PAGES = {
         <a class="cta-button" id="home-cta" href="thanks/">Get the desk</a>
 
         [Offer](offer.md){#to-offer} [Privacy](privacy.md){#to-privacy}
-        [Thanks](thanks.md){#to-thanks}
+        [Thanks](thanks.md){#to-thanks} [Order](order.md){#to-order}
         """,
     "offer.md": f"""\
         ---
@@ -376,6 +376,17 @@ MATERIAL_PAGES = {
         <a class="cta-button" id="privacy-cta" href="../thanks/">Buy from privacy</a>
 
         [Home](index.md){#privacy-home} [Offer](offer.md){#privacy-offer}
+        """,
+    # An order confirmation whose own inline script and declarative purchase run as Material
+    # swaps it in, before the tracker has seen the new content.
+    "order.md": """\
+        # Order confirmed
+
+        <div data-aae-purchase data-aae-value="12" data-aae-currency="EUR"
+             data-aae-order-id="NAV-1" hidden></div>
+        <script>AAE_TRACKING.track("order_seen", {step: 3})</script>
+
+        [Home](index.md){#order-home}
         """,
     "thanks.md": """\
         # Thanks
@@ -723,6 +734,39 @@ def test_material_one_pageview_per_navigation_back_and_forth(
     assert _urls(collector) == expected
     assert len(_of_type(collector, "AddToCart")) == 1
     assert page.locator(f"script[{MARKER_ATTRIBUTE}=tracker]").count() == 1
+    _assert_clean(collector)
+    assert browser_page.errors == []
+
+
+def test_material_new_page_events_follow_its_pageview(
+    material: MaterialSite, collector: EventCollector, browser_page: BrowserPage
+) -> None:
+    """The swapped-in page's inline track() and declarative purchase go out after the new page's
+    PageView (the wire order is PageView first), not as the content arrives. The order events
+    were made in is the order debug mode logs them."""
+    page = browser_page.page
+    home, order = material.url("/"), material.url("/order/")
+    made: list[str] = []
+    page.on(
+        "console",
+        lambda m: made.append(m.text.split()[1]) if m.text.startswith("aae-tracking: ") else None,
+    )
+    page.goto(home + "?aae_debug=1")
+    _wait_event(collector, "PageView")
+    _same_document(page)
+    _instant(page, "#to-order", "#order-home")
+    _wait_event(collector, "Purchase", order_id="NAV-1")
+    _wait_event(collector, "order_seen")
+    view = _wait_event(collector, "PageView", url=order)
+    page.wait_for_timeout(QUIET_MS)
+
+    _assert_same_document(page)
+    events = [name for name in made if name in ("PageView", "Purchase", "order_seen")]
+    assert events[0] == "PageView"  # the landing
+    assert events[1:] == ["PageView", "order_seen", "Purchase"], made
+    purchase = _of_type(collector, "Purchase")[0]
+    assert view["timestamp"] <= purchase["timestamp"]
+    assert purchase["event_data"]["value"] == 12
     _assert_clean(collector)
     assert browser_page.errors == []
 

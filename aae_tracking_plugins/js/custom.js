@@ -88,6 +88,6 @@ export function listen(cfg) {
   // once the event has run its course.
   on(w, "submit", (e) => {
     var path = e.composedPath();
-    setTimeout(safe(() => e.defaultPrevented ? activated(path) && log("submit cancelled by the page: not counted", path[0]) : activated(path, 1, 1)));
+    setTimeout(safe(() => e.defaultPrevented ? activated(path, 0, 1) && log("submit cancelled by the page: not counted", path[0]) : activated(path, 1, 1)));
   }, true);
 }

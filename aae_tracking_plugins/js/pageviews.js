@@ -44,6 +44,11 @@ export function landing(api, then) {
   landed = [url, view(url, api.u ? api.r : d.referrer)];
 }
 
+// Whether a client-side navigation is waiting for its new content.
+export function pending() {
+  return wait;
+}
+
 // Ends a pending navigation's wait and sends its PageView.
 export function settle() {
   if (wait) {

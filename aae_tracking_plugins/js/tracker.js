@@ -62,9 +62,9 @@ safe(() => {
       setEndpoint(ok && endpoint.href);
       if (PIXEL) allow(ok);
       if (CHECKOUT) checkout.allow(ok);
-      pageviews.landing(api, declared);
+      // The queued calls and declarative purchases follow each PageView.
+      pageviews.landing(api, replay);
       if (VITALS) vitals.start();
-      replay();
       start();
     }
   });
@@ -83,11 +83,13 @@ safe(() => {
   queued = Array.isArray(api.q) ? api.q : [];
   queued.splice(0).forEach((item) => item[0] == "setVariant" ? setVariant(item[1][0]) : queued.push(item));
   // Calls made before the first PageView wait, so the wire order is always
-  // PageView first, and a never-shown prerender records nothing.
+  // PageView first, and a never-shown prerender records nothing. So do calls
+  // made while a client-side navigation waits for its content (the new
+  // page's inline scripts): they follow the new page's PageView.
   ["track", "trackPurchase"].forEach((name) => {
     api[name] = safe(function () {
       queued.push([name, arguments]);
-      if (started) replay();
+      if (started && !pageviews.pending()) replay();
     });
   });
   api.setVariant = safe(setVariant);
@@ -96,18 +98,18 @@ safe(() => {
   if (CHECKOUT) checkout.listen(cfg, boot);
   pageviews.listen(boot);
   engagement.listen(cfg);
-  var leave = () => {
+  var leave = (e) => {
     // A prerendered page thrown away unseen was never visited.
     if (!d.prerendering) {
       boot();
       pageviews.settle();
       engagement.report(1);
       if (VITALS) vitals.report();
-      flush();
+      flush(e.type == "pagehide");
     }
   };
   on(w, "pagehide", leave);
-  on(d, "visibilitychange", () => d.visibilityState == "hidden" && leave());
+  on(d, "visibilitychange", (e) => d.visibilityState == "hidden" && leave(e));
   // A prerendered page is not a visit until the visitor actually opens it.
   if (d.prerendering) on(d, "prerenderingchange", () => later(boot), { once: true });
   else later(boot);

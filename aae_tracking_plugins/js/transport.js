@@ -30,6 +30,7 @@ var next = 0; // no request before this time (ms) while failing
 var timer;
 var ready;
 var kept; // the stored queue holds events
+var gone; // the page is being left (pagehide)
 
 // The collector's URL; none turns sending off for the page and forgets the
 // queue. Events made before it is set wait in the queue.
@@ -54,6 +55,12 @@ function post(events) {
       ok = fails;
       fails = next = 0;
       if (kept || ok) save();
+    } else if (gone) {
+      // The page is being left: the browser cut the request's promise off
+      // (a keepalive request still goes out). Not the collector failing: no
+      // backoff, which would hold up the next page's events. The events
+      // stay stored for the next page load (sent again: de-duplicated).
+      return;
     } else {
       // 4 s, 8 s, 16 s ... 10 min, 50-100 % of it (jitter); Retry-After
       // first, up to a day.
@@ -168,11 +175,17 @@ export function start() {
       next = 0;
       drain(1);
     });
+    // Back from the back/forward cache: the page is no longer being left.
+    on(w, "pageshow", () => {
+      gone = 0;
+    });
   }
 }
 
-// Page hidden or being left: send what is buffered now, keep the rest.
-export function flush() {
+// Page hidden or being left (pagehide: `leaving`): send what is buffered
+// now, keep the rest.
+export function flush(leaving) {
+  gone = leaving;
   start();
   if (!fails) drain(1);
   save();
