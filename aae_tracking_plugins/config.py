@@ -137,12 +137,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def validate_api_base_url(value: object, setting: str = "api_base_url") -> str:
-    """Return the URL without its trailing slash, or raise :class:`ConfigError`."""
+def validate_api_base_url(
+    value: object, setting: str = "api_base_url", example: str = "https://api.aae.com"
+) -> str:
+    """Return the URL without its trailing slash, or raise :class:`ConfigError`.
+
+    ``example`` is the URL the error messages suggest (an events API by default).
+    """
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(
-            setting, f"must be a URL such as 'https://api.aae.com', got {_show(value)}"
-        )
+        raise ConfigError(setting, f"must be a URL such as '{example}', got {_show(value)}")
     if value != value.strip() or any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise ConfigError(
             setting, f"must not contain spaces or control characters, got {_show(value)}"
@@ -156,7 +159,7 @@ def validate_api_base_url(value: object, setting: str = "api_base_url") -> str:
     if parts.scheme not in ("https", "http") or not host:
         raise ConfigError(
             setting,
-            f"must be an absolute https:// URL such as 'https://api.aae.com', got {_show(value)}",
+            f"must be an absolute https:// URL such as '{example}', got {_show(value)}",
         )
     if parts.scheme == "http" and not _is_loopback(host):
         raise ConfigError(
@@ -208,7 +211,10 @@ def validate_props(setting: str, value: object) -> tuple[tuple[str, str | float]
     pairs: list[tuple[str, str | float]] = []
     for key, item in value.items():
         if not isinstance(key, str) or not PROP_KEY_PATTERN.fullmatch(key):
-            raise ConfigError(setting, f"property name must be {PROP_KEY_RULE}, got {_show(key)}")
+            raise ConfigError(
+                f"{setting}.{key}" if isinstance(key, str) else setting,
+                f"property name must be {PROP_KEY_RULE}, got {_show(key)}",
+            )
         if key in RESERVED_PROP_KEYS:
             raise ConfigError(
                 f"{setting}.{key}",
@@ -250,7 +256,12 @@ def validate_selector(setting: str, value: object) -> str:
         ConfigError: the selector is empty, too long or not valid.
     """
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(setting, f"must be a CSS selector such as 'a.signup', got {_show(value)}")
+        hint = " (in YAML, quote a selector that starts with '#': '#pricing a')"
+        raise ConfigError(
+            setting,
+            f"must be a CSS selector such as 'a.signup', got {_show(value)}"
+            + (hint if value is None else ""),
+        )
     if len(value) > MAX_SELECTOR:
         raise ConfigError(setting, f"must be at most {MAX_SELECTOR} characters")
     try:
@@ -270,7 +281,7 @@ def validate_selector(setting: str, value: object) -> str:
             raise ConfigError(
                 setting,
                 f":{name} is not a pseudo-class every browser supports "
-                f"(docs/custom-events.md lists them): {_show(value)}",
+                f"(the Custom events page of the docs lists them): {_show(value)}",
             )
     return value
 
@@ -369,9 +380,14 @@ def validate_checkout_links(setting: str, value: object) -> tuple[CheckoutLink, 
             raise ConfigError(
                 where_param, f"must be a query parameter name such as 'ref', got {_show(param)}"
             )
-        url = validate_api_base_url(prefix, where_prefix) if isinstance(prefix, str) else None
+        stripe = "https://buy.stripe.com/"
+        url = (
+            validate_api_base_url(prefix, where_prefix, stripe) if isinstance(prefix, str) else None
+        )
         if url is None:
-            raise ConfigError(where_prefix, f"must be a URL prefix, got {_show(prefix)}")
+            raise ConfigError(
+                where_prefix, f"must be a URL prefix such as '{stripe}', got {_show(prefix)}"
+            )
         # validate_api_base_url strips the trailing slash; keep the prefix as written, with
         # at least the root path, so the host always ends where the prefix says it does.
         assert isinstance(prefix, str)

@@ -223,8 +223,13 @@ BAD_PLANS = [
     ([rule(event=7)], "events[0].event: must be an event name"),
     # props
     ([rule(props=["plan"])], "events[0].props: must be a mapping"),
-    ([rule(props={"Plan": "pro"})], "events[0].props: property name must be"),
-    ([rule(props={"a-b": 1})], "events[0].props: property name must be"),
+    ([rule(props={"Plan": "pro"})], "events[0].props.Plan: property name must be"),
+    ([rule(props={"a-b": 1})], "events[0].props.a-b: property name must be"),
+    (
+        [rule(selector=None)],
+        "events[0].selector: must be a CSS selector such as 'a.signup', got "
+        "None (in YAML, quote a selector that starts with '#'",
+    ),
     ([rule(props={"plan": True})], "events[0].props.plan: must be text or a finite number"),
     ([rule(props={"plan": None})], "events[0].props.plan: must be text or a finite number"),
     ([rule(props={"plan": math.inf})], "events[0].props.plan: must be text or a finite number"),
@@ -279,7 +284,10 @@ BAD_LINKS = [
     (False, "checkout_links: must be a list of URL prefixes"),
     ([42], "checkout_links[0]: must be a URL prefix"),
     ([STRIPE, "http://buy.stripe.com/"], "checkout_links[1]: must use https://"),
-    (["buy.stripe.com/x"], "checkout_links[0]: must be an absolute https:// URL"),
+    (
+        ["buy.stripe.com/x"],
+        "checkout_links[0]: must be an absolute https:// URL such as 'https://buy.stripe.com/'",
+    ),
     ([STRIPE + "#pay"], "checkout_links[0]: must not have a query string or fragment"),
     ([{"prefix": STRIPE + "?a=1"}], "checkout_links[0].prefix: must not have a query string"),
     ([{"prefix": STRIPE, "param": "a b"}], "checkout_links[0].param: must be a query parameter"),
