@@ -125,6 +125,9 @@ def test_pixel_gets_the_same_events_with_our_event_ids(
     # What a server-side relay needs to match the visitor, only on a page with the Pixel.
     assert view["event_data"]["fbc"].startswith("fb.1.")
     assert view["event_data"]["fbc"].endswith(".IwAR0abc")
+    # One fbc per page load: the same creation time on every event (the stand-in sets no _fbc).
+    assert purchase["event_data"]["fbc"] == view["event_data"]["fbc"]
+    assert click["event_data"]["fbc"] == view["event_data"]["fbc"]
     assert click["event_data"]["fbp"] == FBP  # set by fbevents.js once it has run
     assert browser_page.errors == []
 

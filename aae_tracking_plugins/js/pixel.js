@@ -13,6 +13,7 @@
 import { d, w } from "./util.js";
 
 var STANDARD = /^(AddPaymentInfo|AddToCart|AddToWishlist|CompleteRegistration|Contact|CustomizeProduct|Donate|FindLocation|InitiateCheckout|Lead|PageView|Purchase|Schedule|Search|StartTrial|SubmitApplication|Subscribe|ViewContent)$/;
+var made; // fbc made from the landing URL's fbclid
 var ready = {}; // pixel ids already initialised on this page
 var held = []; // calls made before the page was allowed to send
 var allowed; // undefined until decided
@@ -29,7 +30,9 @@ function cookie(name) {
 export function matchKeys(data) {
   var click = /[?&]fbclid=([^&#]+)/.exec((w.AAE_TRACKING || {}).u || location.href);
   var fbp = cookie("_fbp");
-  var fbc = cookie("_fbc") || click && "fb.1." + Date.now() + "." + click[1];
+  // Made once per page load: the same click id with the same creation time
+  // on every event (Meta's fbc is fb.1.<when the click id was seen>.<id>).
+  var fbc = cookie("_fbc") || (made = made || click && "fb.1." + Date.now() + "." + click[1]);
   if (fbp) data.fbp = fbp;
   if (fbc) data.fbc = fbc;
 }
