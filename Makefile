@@ -3,7 +3,7 @@ VENV := .venv
 PYTEST_ARGS ?= -n 2
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup demo test lint typecheck js clean
+.PHONY: setup demo test test-fast lint typecheck js clean
 
 setup:
 	bash scripts/setup.sh
@@ -13,6 +13,11 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop (after one `make setup`): unit, engine and collector tests without browsers,
+# generator builds or npm, and a tenth of the property-test examples. `make test` runs it all.
+test-fast:
+	AAE_QUICK=1 $(VENV)/bin/python -m pytest -n 2 -q -m "not browser and not pelican and not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -23,19 +23,11 @@ from typing import Any
 from aae_tracking_plugins.collector import EventCollector
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tests' Chromium switches are the demo's too
+from tests.static_server import CHROMIUM_ARGS  # noqa: E402
+
 BUILD = ROOT / "build" / "demo"
 PELICAN = ROOT / ".venv-pelican" / "bin" / "pelican"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # The scripted visitor shows navigator.webdriver as a visitor's browser does (false): the
-    # tracker skips automated browsers unless a site sets track_automation.
-    "--disable-blink-features=AutomationControlled",
-]
 # (path, CTA ids to click) per site, in the order a visitor would go.
 # #book-call sends a Lead (the sites' tracking plan), the FAQ's <summary> a faq_open (its
 # data-aae-event markup); #newsletter is a plain button: nothing.

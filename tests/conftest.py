@@ -57,13 +57,21 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 BROWSER_FIXTURES = frozenset({"browser", "browser_page"})
+#: Modules whose tests run real generator builds, npm or the whole demo: ``slow``, left out of
+#: ``make test-fast`` (the inner loop) and run by ``make test``.
+SLOW_MODULES = frozenset(
+    {"test_demo", "test_strict_csp", "test_mkdocs_build", "test_js_build", "test_plan_settings"}
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that (transitively) uses a browser fixture as ``browser``."""
+    """Mark every test that (transitively) uses a browser fixture as ``browser``, and the tests
+    of :data:`SLOW_MODULES` as ``slow``."""
     for item in items:
         if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.browser)
+        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 # --------------------------------------------------------------------------- collector
@@ -222,6 +230,14 @@ def _record_console(errors: list[str], message: ConsoleMessage) -> None:
     line = location.get("lineNumber", location.get("line", ""))
     where = f" ({url}:{line})" if url else ""
     errors.append(f"console.error: {message.text}{where}")
+
+
+def watch_errors(page: Page) -> list[str]:
+    """The page errors and console errors of ``page`` (one not made by ``browser_page``), as
+    ``browser_page.errors`` records them; the list fills as they happen."""
+    errors: list[str] = []
+    _watch(errors, [], page)
+    return errors
 
 
 def _watch(errors: list[str], watched: list[Page], page: Page) -> None:

@@ -40,11 +40,12 @@ import pytest
 
 from aae_tracking_plugins.collector import EVENTS_PATH, EventCollector, validate_event
 from aae_tracking_plugins.inject import MARKER_ATTRIBUTE
+from tests.conftest import watch_errors
 from tests.sites import MKDOCS_SITE, PELICAN_SITE, build_mkdocs, build_pelican, html_files
 from tests.static_server import CHROMIUM_ARGS, StaticServer, start_static_server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request
+    from playwright.sync_api import Browser, BrowserContext, Page, Request
 
     from tests.conftest import BrowserPage
 
@@ -314,25 +315,6 @@ def _session_cookie(context: BrowserContext, url: str) -> dict[str, Any] | None:
     cookies = [c for c in context.cookies(url) if c["name"] == "_aae_sid"]
     assert len(cookies) <= 1, cookies
     return dict(cookies[0]) if cookies else None
-
-
-def _is_favicon_404(message: ConsoleMessage) -> bool:
-    url = (message.location or {}).get("url", "")
-    return url.split("?")[0].endswith("/favicon.ico") and "404" in message.text
-
-
-def _watch_errors(page: Page) -> list[str]:
-    """Page errors and console errors of ``page`` (like conftest's ``browser_page``)."""
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-
-    def console(message: ConsoleMessage) -> None:
-        if message.type == "error" and not _is_favicon_404(message):
-            url = (message.location or {}).get("url", "")
-            errors.append(f"console.error: {message.text} ({url})")
-
-    page.on("console", console)
-    return errors
 
 
 def _is_own_404(error: str, url: str) -> bool:
@@ -754,7 +736,7 @@ def test_insecure_context_sends_nothing_and_sets_no_cookie(
     context = resolver_browser.new_context()
     try:
         page = context.new_page()
-        errors = _watch_errors(page)
+        errors = watch_errors(page)
         origin = f"http://{INSECURE_HOST}:{site.port}"
         layout = site.layout
 

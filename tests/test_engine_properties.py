@@ -65,6 +65,8 @@ SNIPPET = render_snippet(TrackingConfig("lp_1", "https://api.aae.com"))
 OTHER_SNIPPET = render_snippet(TrackingConfig("lp_other_999", "https://other.example", "camp_7"))
 
 _FUZZ = int(os.environ.get("AAE_FUZZ_EXAMPLES", "0"))
+#: ``AAE_QUICK=1`` (``make test-fast``): a tenth of the examples, still reproducible.
+_QUICK = os.environ.get("AAE_QUICK") == "1"
 
 
 def note(message: str) -> None:
@@ -79,9 +81,10 @@ def event(label: str) -> None:
 
 
 def fuzz_settings(examples: int) -> settings:
-    """Reproducible by default; ``AAE_FUZZ_EXAMPLES=N`` makes every property a random N-run."""
+    """Reproducible by default; ``AAE_FUZZ_EXAMPLES=N`` makes every property a random N-run,
+    ``AAE_QUICK=1`` a reproducible run of a tenth of the examples (at least 5)."""
     return settings(
-        max_examples=_FUZZ or examples,
+        max_examples=_FUZZ or (max(examples // 10, 5) if _QUICK else examples),
         derandomize=not _FUZZ,
         database=None,
         deadline=None,
