@@ -40,14 +40,14 @@ for (const variant of VARIANTS) {
     format: "iife",
     target: "es2017",
     legalComments: "none",
-    define: Object.fromEntries(Object.entries(variant.flags).map(([k, v]) => [k, JSON.stringify(v)])),
+    define: Object.fromEntries(Object.entries(variant.flags).map(([k, v]) => [k, JSON.stringify(v)]))
   });
   const result = await minify(bundled.outputFiles[0].text, {
     ecma: 2017,
     // inline: 1 (only simple functions): ~5-8 B less gzip than the default 3.
     compress: { passes: 3, unsafe_arrows: true, inline: 1 },
     mangle: true,
-    format: { comments: false },
+    format: { comments: false }
   });
   writeFileSync(join(out, variant.file), result.code);
 }

@@ -24,14 +24,16 @@ try {
   try {
     execFileSync(process.execPath, [join(root, "scripts", "build_js.mjs"), "--out", tmp], {
       cwd: root,
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", "inherit", "inherit"]
     });
     built = true;
   } catch (err) {
     problems.push(`build into ${tmp} failed: ${err.message}`);
   }
   const outputs = built ? readdirSync(tmp).sort() : [];
-  const committed = readdirSync(join(root, STATIC)).filter((f) => f.endsWith(".js")).sort();
+  const committed = readdirSync(join(root, STATIC))
+    .filter((f) => f.endsWith(".js"))
+    .sort();
   if (built && outputs.join() !== committed.join()) {
     problems.push(`${STATIC} holds ${JSON.stringify(committed)}, a build makes ${JSON.stringify(outputs)}`);
   }

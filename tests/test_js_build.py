@@ -1,6 +1,6 @@
-"""The browser-side JS: lint clean, committed minified builds up to date, sizes.
+"""The browser-side JS: lint clean, Prettier-formatted, committed minified builds up to date, sizes.
 
-`npm run lint` / `npm run check` need the devDependencies from package.json
+`npm run lint` / `npm run format:check` / `npm run check` need the devDependencies from package.json
 (`npm ci` at the repo root); without node_modules those tests are skipped.
 """
 
@@ -42,7 +42,7 @@ def _npm(script: str) -> subprocess.CompletedProcess[str]:
 
 
 @needs_node_modules
-@pytest.mark.parametrize("script", ["lint", "check"])
+@pytest.mark.parametrize("script", ["lint", "format:check", "check"])
 def test_npm_script_passes(script: str) -> None:
     proc = _npm(script)
     assert proc.returncode == 0, (

@@ -24,7 +24,7 @@
 import { log } from "./debug.js";
 import { sessionId } from "./session.js";
 import { settings } from "./settings.js";
-import { d, on, w } from "./util.js";
+import { doc, on, win } from "./util.js";
 
 var links = []; // [[prefix as a URL, param], ...]
 var allowed; // whether this page may send (undefined until decided)
@@ -36,17 +36,25 @@ export function allow(ok) {
 
 // The parameter for the absolute URL `url`, when it is a checkout's.
 function param(url) {
-  var u = new URL(url);
-  var link = links.find((p) => u.origin == p[0].origin && u.pathname.startsWith(p[0].pathname));
+  var parsed = new URL(url);
+  var link = links.find((entry) => parsed.origin == entry[0].origin && parsed.pathname.startsWith(entry[0].pathname));
   return link && link[1];
 }
 
 // `url` with name=<session id>, replacing any value it had; the rest of the
 // query (as written: no re-encoding) and the fragment are kept.
 function add(url, name) {
-  var m = /^([^?#]*)\??([^#]*)(.*)$/.exec(url);
-  return m[1] + "?" + m[2].split("&").filter((kv) => kv && kv.split("=")[0] != name)
-    .concat(name + "=" + sessionId()).join("&") + m[3];
+  var parts = /^([^?#]*)\??([^#]*)(.*)$/.exec(url);
+  return (
+    parts[1] +
+    "?" +
+    parts[2]
+      .split("&")
+      .filter((kv) => kv && kv.split("=")[0] != name)
+      .concat(name + "=" + sessionId())
+      .join("&") +
+    parts[3]
+  );
 }
 
 // Whether the page may hand the session id on (see above).
@@ -55,25 +63,27 @@ function may() {
   return allowed && settings();
 }
 
-function activate(e) {
-  var a = (e.type != "keydown" || e.key == "Enter") && e.composedPath().find((el) => el.matches && el.matches("a[href],area[href]"));
-  var name = a && param(a.href);
-  var href = name && may() && add(a.href, name);
-  if (href && href != a.href) {
-    a.href = href;
+function activate(event) {
+  var anchor =
+    (event.type != "keydown" || event.key == "Enter") &&
+    event.composedPath().find((element) => element.matches && element.matches("a[href],area[href]"));
+  var name = anchor && param(anchor.href);
+  var href = name && may() && add(anchor.href, name);
+  if (href && href != anchor.href) {
+    anchor.href = href;
     log("checkout link decorated", href);
   }
 }
 
 // A submit button's formaction / formmethod are not looked at: forms sent
 // to a hosted checkout are rare, links are the rule.
-function submit(e) {
-  var form = e.target;
+function submit(event) {
+  var form = event.target;
   var name = param(form.action);
   var input;
   if (name && may()) {
     if (form.method == "get") {
-      input = form.querySelector("[data-aae-checkout]") || form.appendChild(d.createElement("input"));
+      input = form.querySelector("[data-aae-checkout]") || form.appendChild(doc.createElement("input"));
       input.type = "hidden";
       input.name = name;
       input.value = sessionId();
@@ -88,12 +98,14 @@ function submit(e) {
 export function listen(cfg, start) {
   boot = start;
   try {
-    links = JSON.parse(cfg.checkout || "[]").map((p) => [new URL(p[0]), p[1]]);
-  } catch (e) {
+    links = JSON.parse(cfg.checkout || "[]").map((entry) => [new URL(entry[0]), entry[1]]);
+  } catch (error) {
     // Written by the build (config.py validates it): not expected.
   }
   if (links[0]) {
-    "pointerdown click auxclick keydown contextmenu dragstart".split(" ").forEach((type) => on(d, type, activate, true));
-    on(w, "submit", submit, true);
+    "pointerdown click auxclick keydown contextmenu dragstart"
+      .split(" ")
+      .forEach((type) => on(doc, type, activate, true));
+    on(win, "submit", submit, true);
   }
 }

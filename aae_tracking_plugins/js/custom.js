@@ -13,7 +13,7 @@
 // console message in debug mode (docs/custom-events.md lists the rules).
 import { log } from "./debug.js";
 import { track } from "./events.js";
-import { d, here, on, safe, w } from "./util.js";
+import { doc, here, on, safe, win } from "./util.js";
 
 var rules = []; // the tracking plan: [{selector, event, props}]
 
@@ -21,16 +21,25 @@ var rules = []; // the tracking plan: [{selector, event, props}]
 export function custom(name, props) {
   var data = { url: here() };
   var keys = Object.keys(Object(props));
-  var why = typeof name != "string" || !/^[A-Za-z]\w{0,49}$/.test(name) ||
-    /^(PageView|AddToCart|Purchase|Engagement|WebVitals)$/.test(name) ? "name"
-    : props != null && typeof props != "object" ? "props"
-    : keys.length > 20 ? "props (over 20)" : "";
-  keys.forEach((k) => {
-    var v = props[k];
-    why = why ||
-      (!/^[a-z][a-z0-9_]{0,39}$/.test(k) || /^(url|timestamp|variant|fbp|fbc)$/.test(k) ? "key " + k
-      : (typeof v == "number" ? !isFinite(v) : typeof v != "string" || [...v].length > 200) && "value of " + k);
-    data[k] = v;
+  var why =
+    typeof name != "string" ||
+    !/^[A-Za-z]\w{0,49}$/.test(name) ||
+    /^(PageView|AddToCart|Purchase|Engagement|WebVitals)$/.test(name)
+      ? "name"
+      : props != null && typeof props != "object"
+        ? "props"
+        : keys.length > 20
+          ? "props (over 20)"
+          : "";
+  keys.forEach((key) => {
+    var value = props[key];
+    why =
+      why ||
+      (!/^[a-z][a-z0-9_]{0,39}$/.test(key) || /^(url|timestamp|variant|fbp|fbc)$/.test(key)
+        ? "key " + key
+        : (typeof value == "number" ? !isFinite(value) : typeof value != "string" || [...value].length > 200) &&
+          "value of " + key);
+    data[key] = value;
   });
   if (why) log("custom event dropped, invalid " + why, [name, props]);
   else track(name, data);
@@ -38,13 +47,13 @@ export function custom(name, props) {
 
 // A declarative element's event: data-aae-prop-plan-name="pro" is the
 // property plan_name (data-aae-prop-plan_name too).
-function declared(el) {
+function declared(element) {
   var props = {};
-  for (var a of el.attributes) {
-    var k = /^data-aae-prop-(.+)/.exec(a.name);
-    if (k) props[k[1].replace(/-/g, "_")] = a.value;
+  for (var attribute of element.attributes) {
+    var key = /^data-aae-prop-(.+)/.exec(attribute.name);
+    if (key) props[key[1].replace(/-/g, "_")] = attribute.value;
   }
-  custom(el.dataset.aaeEvent, props);
+  custom(element.dataset.aaeEvent, props);
 }
 
 // The custom events of an activation whose composed path is `path`: the
@@ -54,11 +63,12 @@ function declared(el) {
 export function activated(path, go, form) {
   var any;
   // Shadow roots, the document and the window have no matches().
-  var first = (selector) => path.find((el) => el.matches && el.matches(selector) && (el.tagName == "FORM") == !!form);
-  var el = first("[data-aae-event]");
-  if (el) {
+  var first = (selector) =>
+    path.find((element) => element.matches && element.matches(selector) && (element.tagName == "FORM") == !!form);
+  var element = first("[data-aae-event]");
+  if (element) {
     any = 1;
-    if (go) declared(el);
+    if (go) declared(element);
   }
   rules.forEach((rule) => {
     if (first(rule.selector)) {
@@ -74,20 +84,31 @@ export function listen(cfg) {
     // Rules whose selector this browser cannot parse are left out, alone.
     rules = [].concat(JSON.parse(cfg.events || "[]")).filter((rule) => {
       try {
-        return !d.createDocumentFragment().querySelector(rule.selector);
-      } catch (e) {
+        return !doc.createDocumentFragment().querySelector(rule.selector);
+      } catch (error) {
         log("rule skipped: selector unsupported", rule);
       }
     });
-  } catch (e) {
+  } catch (error) {
     log("data-events: not JSON");
   }
   // Capture phase on window: first, so a page handler that stops the
   // event cannot hide the submission. Whether a handler cancelled it
-  // (e.preventDefault(): validation, a form the page sends itself) is known
+  // (event.preventDefault(): validation, a form the page sends itself) is known
   // once the event has run its course.
-  on(w, "submit", (e) => {
-    var path = e.composedPath();
-    setTimeout(safe(() => e.defaultPrevented ? activated(path, 0, 1) && log("submit cancelled by the page: not counted", path[0]) : activated(path, 1, 1)));
-  }, true);
+  on(
+    win,
+    "submit",
+    (event) => {
+      var path = event.composedPath();
+      setTimeout(
+        safe(() =>
+          event.defaultPrevented
+            ? activated(path, 0, 1) && log("submit cancelled by the page: not counted", path[0])
+            : activated(path, 1, 1)
+        )
+      );
+    },
+    true
+  );
 }

@@ -2,7 +2,7 @@
 // every event is logged to the console with why it was sent or dropped, and
 // so are calls the tracker refuses. Silent otherwise: the tracker never spams
 // the console of the page it runs on.
-import { w } from "./util.js";
+import { win } from "./util.js";
 
 var active;
 export var off; // why this page does not send: said with each of its events
@@ -10,7 +10,7 @@ export var off; // why this page does not send: said with each of its events
 // Decided once per page, from the tracker tag's settings and the landing URL
 // (the head stub captured it before a page script could tidy it).
 export function debugMode(cfg) {
-  active = cfg.debug || /[?&]aae_debug=1(&|#|$)/.test((w.AAE_TRACKING || {}).u + location.search);
+  active = cfg.debug || /[?&]aae_debug=1(&|#|$)/.test((win.AAE_TRACKING || {}).u + location.search);
 }
 
 // console.info("aae-tracking: " + what, detail) in debug mode.
@@ -18,7 +18,7 @@ export function log(what, detail) {
   if (active) {
     try {
       console.info("aae-tracking: " + what, detail == null ? "" : detail);
-    } catch (e) {
+    } catch (error) {
       // No console (or a hostile one): stay silent.
     }
   }

@@ -11,7 +11,7 @@
 // Cheap on purpose: an activity event costs a clock read and a compare, a
 // scroll event at most one requestAnimationFrame that reads the position.
 import { track } from "./events.js";
-import { d, on, w } from "./util.js";
+import { doc, on, win } from "./util.js";
 
 var IDLE = 5e3;
 var enabled;
@@ -27,21 +27,21 @@ function engaged() {
   return total + Math.max(0, Math.min(performance.now(), until) - from);
 }
 
-function act(e) {
-  var t = performance.now();
-  if (t > until) {
+function act(event) {
+  var now = performance.now();
+  if (now > until) {
     // The last stretch ended 5 s after its last activity: a new one.
     total += until - from;
-    from = t;
+    from = now;
   }
-  until = t + IDLE;
-  if (!frame && e.type == "scroll") frame = requestAnimationFrame(measure);
+  until = now + IDLE;
+  if (!frame && event.type == "scroll") frame = requestAnimationFrame(measure);
 }
 
 // Showing the page counts as activity; hiding it ends the open stretch
 // (a no-op when none is open).
 function shown() {
-  if (d.visibilityState == "visible") act(0);
+  if (doc.visibilityState == "visible") act(0);
   else {
     total = engaged();
     from = until = 0;
@@ -52,7 +52,10 @@ function shown() {
 // window. Read in an animation frame or on leaving: layout is fresh then.
 function measure() {
   frame = 0;
-  depth = Math.max(depth, Math.min(100, Math.round((scrollY + innerHeight) / d.documentElement.scrollHeight * 100)));
+  depth = Math.max(
+    depth,
+    Math.min(100, Math.round(((scrollY + innerHeight) / doc.documentElement.scrollHeight) * 100))
+  );
 }
 
 // Sends this page view's Engagement once, when it reached 1 s. leaving: the
@@ -68,16 +71,16 @@ export function report(leaving) {
   }
 }
 
-// A PageView is about to be sent for url with the settings s: the page view
+// A PageView is about to be sent for `url` with `pageSettings`: the page view
 // before it (a client-side navigation) ends here, a new one begins.
-export function viewed(url, s) {
+export function viewed(url, pageSettings) {
   if (enabled) {
     if (page) {
       report();
       total = depth = sent = from = until = 0;
       shown();
     }
-    page = [url, s];
+    page = [url, pageSettings];
     frame = frame || requestAnimationFrame(measure);
   }
 }
@@ -86,9 +89,10 @@ export function viewed(url, s) {
 export function listen(cfg) {
   if (cfg.engagement != "false") {
     enabled = 1;
-    "mousedown mousemove keydown wheel touchstart scroll".split(" ").forEach((type) =>
-      on(w, type, act, { capture: true, passive: true }));
-    on(d, "visibilitychange", shown);
+    "mousedown mousemove keydown wheel touchstart scroll"
+      .split(" ")
+      .forEach((type) => on(win, type, act, { capture: true, passive: true }));
+    on(doc, "visibilitychange", shown);
     shown();
   }
 }

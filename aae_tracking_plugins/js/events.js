@@ -13,38 +13,38 @@ var forced; // the variant set by AAE_TRACKING.setVariant(): wins over the page'
 // the variant setting's rule; a number counts as its text (the wire wants a
 // string), anything else (an object, a Symbol) is refused.
 export function setVariant(name) {
-  var ok = name == null || /^(string|number)$/.test(typeof name) && /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(name);
+  var ok = name == null || (/^(string|number)$/.test(typeof name) && /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(name));
   if (ok) forced = name == null ? name : "" + name;
   log(ok ? "variant set" : "setVariant refused (1-64 of A-Za-z0-9_.:-)", name);
 }
 
 // Sends an event of the page now; returns a falsy value when the page is not
 // tracked (nothing is sent). id, when given, derives the event_id from the
-// page's settings. s: the settings to use (default: the page now's).
-export function track(type, data, id, s) {
-  s = s || settings();
+// page's settings. pageSettings: the settings to use (default: the page now's).
+export function track(type, data, id, pageSettings) {
+  pageSettings = pageSettings || settings();
   var now = new Date().toISOString();
   var params;
-  var variant = forced || s && s.v;
+  var variant = forced || (pageSettings && pageSettings.v);
   if (variant) data.variant = variant;
-  if (PIXEL && s && s.px && !/^(Engagement|WebVitals)$/.test(type)) {
+  if (PIXEL && pageSettings && pageSettings.px && !/^(Engagement|WebVitals)$/.test(type)) {
     // The Pixel's own parameters for the events it knows; a custom event's
     // properties (and the variant) as its custom data.
     params = {};
-    for (var k in data) if (!/^(url|referrer|button_id|order_id)$/.test(k)) params[k] = data[k];
+    for (var key in data) if (!/^(url|referrer|button_id|order_id)$/.test(key)) params[key] = data[key];
     if (data.button_text != null) params.content_name = data.button_text;
     delete params.button_text;
     matchKeys(data);
   }
   data.timestamp = now;
-  if (s) {
-    id = id ? id(s) : uuid();
-    if (params) pixel([s.px, type, params, id]);
+  if (pageSettings) {
+    id = id ? id(pageSettings) : uuid();
+    if (params) pixel([pageSettings.px, type, params, id]);
     var event = {
       event_type: type,
       event_id: id,
-      landing_page_id: s.lp,
-      campaign_id: s.c,
+      landing_page_id: pageSettings.lp,
+      campaign_id: pageSettings.c,
       session_id: "", // filled in when sent (the cookie is read off the load path)
       event_data: data,
       user_agent: navigator.userAgent,
@@ -56,5 +56,5 @@ export function track(type, data, id, s) {
   } else {
     log(type + " dropped: page not tracked (opted out or no tag)", data);
   }
-  return s;
+  return pageSettings;
 }

@@ -13,7 +13,7 @@
 import { viewed } from "./engagement.js";
 import { track } from "./events.js";
 import { marker, settings } from "./settings.js";
-import { d, here, on, safe, w } from "./util.js";
+import { doc, here, on, safe, win } from "./util.js";
 
 var last; // URL of the last PageView: the next one's referrer
 var seen; // pathname + search of the last PageView or navigation
@@ -26,13 +26,13 @@ export var landed; // [url, settings] of the landing PageView
 function view(url, referrer) {
   // Settings read once, before the PageView: the Engagement of the page
   // view this one ends goes first, and the new view keeps them for its own.
-  var s = settings();
-  viewed(url, s);
-  track("PageView", { url: url, referrer: referrer }, 0, s);
+  var pageSettings = settings();
+  viewed(url, pageSettings);
+  track("PageView", { url: url, referrer: referrer }, 0, pageSettings);
   last = url;
   node = marker();
   onView();
-  return s;
+  return pageSettings;
 }
 
 // The first PageView: the address the visitor arrived with, as the head stub
@@ -41,7 +41,7 @@ export function landing(api, then) {
   var url = here(api.u);
   onView = then;
   seen = url.replace(/^.*?\/\/[^/]*/, "");
-  landed = [url, view(url, api.u ? api.r : d.referrer)];
+  landed = [url, view(url, api.u ? api.r : doc.referrer)];
 }
 
 // Whether a client-side navigation is waiting for its new content.
@@ -73,7 +73,7 @@ function navigated() {
     if (marker() != node) return view(here(), last);
     var observer = new MutationObserver(safe(() => marker() != node && settle()));
     var timer = setTimeout(safe(settle), node && node.tagName != "SCRIPT" ? 1e4 : 1e3);
-    observer.observe(d.documentElement, { childList: true, subtree: true });
+    observer.observe(doc.documentElement, { childList: true, subtree: true });
     wait = () => {
       observer.disconnect();
       clearTimeout(timer);
@@ -86,12 +86,12 @@ export function listen(start) {
   boot = start;
   history.pushState = function () {
     // The page's own errors (e.g. a cross-origin URL) must still reach it.
-    var r = push.apply(this, arguments);
+    var result = push.apply(this, arguments);
     safe(navigated)();
-    return r;
+    return result;
   };
-  on(w, "popstate", navigated);
+  on(win, "popstate", navigated);
   // Back/forward cache: the page is shown again without running any script,
   // but it is a new visit to it.
-  on(w, "pageshow", (e) => e.persisted && onView && view(here(), d.referrer));
+  on(win, "pageshow", (event) => event.persisted && onView && view(here(), doc.referrer));
 }

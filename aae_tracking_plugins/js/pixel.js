@@ -10,9 +10,10 @@
 // What a server-side relay needs to match the visitor goes into our
 // event_data: the _fbp cookie and the click id (_fbc cookie, or fbclid in
 // the landing URL as fb.1.<ms>.<fbclid>, Meta's documented format).
-import { d, w } from "./util.js";
+import { doc, win } from "./util.js";
 
-var STANDARD = /^(AddPaymentInfo|AddToCart|AddToWishlist|CompleteRegistration|Contact|CustomizeProduct|Donate|FindLocation|InitiateCheckout|Lead|PageView|Purchase|Schedule|Search|StartTrial|SubmitApplication|Subscribe|ViewContent)$/;
+var STANDARD =
+  /^(AddPaymentInfo|AddToCart|AddToWishlist|CompleteRegistration|Contact|CustomizeProduct|Donate|FindLocation|InitiateCheckout|Lead|PageView|Purchase|Schedule|Search|StartTrial|SubmitApplication|Subscribe|ViewContent)$/;
 var made; // fbc made from the landing URL's fbclid
 var ready = {}; // pixel ids already initialised on this page
 var held = []; // calls made before the page was allowed to send
@@ -20,39 +21,39 @@ var allowed; // undefined until decided
 
 function cookie(name) {
   try {
-    return (d.cookie.match("(?:^|; *)" + name + "=([^;]+)") || [])[1];
-  } catch (e) {
+    return (doc.cookie.match("(?:^|; *)" + name + "=([^;]+)") || [])[1];
+  } catch (error) {
     // Cookies blocked: nothing to pass on.
   }
 }
 
 // Adds fbp / fbc to an event's data for a page with a Pixel.
 export function matchKeys(data) {
-  var click = /[?&]fbclid=([^&#]+)/.exec((w.AAE_TRACKING || {}).u || location.href);
+  var click = /[?&]fbclid=([^&#]+)/.exec((win.AAE_TRACKING || {}).u || location.href);
   var fbp = cookie("_fbp");
   // Made once per page load: the same click id with the same creation time
   // on every event (Meta's fbc is fb.1.<when the click id was seen>.<id>).
-  var fbc = cookie("_fbc") || (made = made || click && "fb.1." + Date.now() + "." + click[1]);
+  var fbc = cookie("_fbc") || (made = made || (click && "fb.1." + Date.now() + "." + click[1]));
   if (fbp) data.fbp = fbp;
   if (fbc) data.fbc = fbc;
 }
 
 function fire(call) {
-  var fbq = w.fbq;
+  var fbq = win.fbq;
   if (!fbq) {
     // Meta's loader: a queue until fbevents.js arrives and takes it over.
-    fbq = w.fbq = function () {
+    fbq = win.fbq = function () {
       fbq.callMethod ? fbq.callMethod.apply(fbq, arguments) : fbq.queue.push(arguments);
     };
-    if (!w._fbq) w._fbq = fbq;
+    if (!win._fbq) win._fbq = fbq;
     fbq.push = fbq;
     fbq.loaded = true;
     fbq.version = "2.0";
     fbq.queue = [];
-    var s = d.createElement("script");
-    s.async = true;
-    s.src = "https://connect.facebook.net/en_US/fbevents.js";
-    d.head.appendChild(s);
+    var script = doc.createElement("script");
+    script.async = true;
+    script.src = "https://connect.facebook.net/en_US/fbevents.js";
+    doc.head.appendChild(script);
   }
   if (!ready[call[0]]) {
     ready[call[0]] = 1;

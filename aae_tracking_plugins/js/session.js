@@ -1,5 +1,5 @@
 // The visitor's session id: a first-party cookie, 30 days, sliding.
-import { d, random } from "./util.js";
+import { doc, random } from "./util.js";
 
 var sid;
 
@@ -8,8 +8,8 @@ var sid;
 export function sessionId() {
   if (!sid) {
     try {
-      sid = (/(?:^|; *)_aae_sid=(sess_\d+_[a-z0-9]+)(;|$)/.exec(d.cookie) || [])[1];
-    } catch (e) {
+      sid = (/(?:^|; *)_aae_sid=(sess_\d+_[a-z0-9]+)(;|$)/.exec(doc.cookie) || [])[1];
+    } catch (error) {
       // Sandboxed iframe: document.cookie throws. The id lives in memory.
     }
     sid = sid || "sess_" + Date.now() + "_" + random(16);
@@ -17,9 +17,12 @@ export function sessionId() {
       // Rewritten on every page load: 30-day sliding expiry. First-party,
       // host-only. With cookies disabled this is a no-op and the in-memory
       // id serves this page.
-      d.cookie = "_aae_sid=" + sid + "; max-age=2592000; path=/; samesite=lax" +
+      doc.cookie =
+        "_aae_sid=" +
+        sid +
+        "; max-age=2592000; path=/; samesite=lax" +
         (location.protocol == "https:" ? "; secure" : "");
-    } catch (e) {
+    } catch (error) {
       // See above.
     }
   }

@@ -7,10 +7,10 @@
 // [data-aae-page] marker (the MkDocs plugin puts one inside each page's
 // content; "off" marks an opted-out page), else the last tracker tag. No tag
 // left in the document means the page now is not tracked.
-import { d } from "./util.js";
+import { doc } from "./util.js";
 
 function last(selector) {
-  var all = d.querySelectorAll(selector);
+  var all = doc.querySelectorAll(selector);
   return all[all.length - 1];
 }
 
@@ -30,9 +30,9 @@ export function marker() {
 // {lp, c, v[, px]} for the page now, or a falsy value when it is not tracked.
 // v: the page's A/B variant; px: its Facebook Pixel id (PIXEL builds only).
 export function settings() {
-  var p = tag() ? marker().dataset : {};
-  var s = p.aaePage != "off" && p.landingPageId &&
-    { lp: p.landingPageId, c: p.campaignId || null, v: p.variant };
-  if (PIXEL && s) s.px = p.facebookPixelId;
-  return s;
+  var dataset = tag() ? marker().dataset : {};
+  var pageSettings = dataset.aaePage != "off" &&
+    dataset.landingPageId && { lp: dataset.landingPageId, c: dataset.campaignId || null, v: dataset.variant };
+  if (PIXEL && pageSettings) pageSettings.px = dataset.facebookPixelId;
+  return pageSettings;
 }

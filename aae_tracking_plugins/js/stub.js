@@ -5,16 +5,16 @@
 //   address bar (history.replaceState removing utm_* parameters, say).
 // The tracker (end of <body>) replays the queue and uses the captured URL for
 // the first PageView.
-(function (w) {
+(function (win) {
   // Never replace an existing object: the stub may be included twice, or the
   // tracker may already have loaded (its real functions must survive).
-  if (w.AAE_TRACKING) return;
-  var q = [];
-  var api = (w.AAE_TRACKING = { q: q, u: location.href, r: document.referrer });
+  if (win.AAE_TRACKING) return;
+  var queue = [];
+  var api = (win.AAE_TRACKING = { q: queue, u: location.href, r: document.referrer });
   ["track", "trackPurchase", "setVariant"].forEach(function (name) {
     // Uses the closure, not `this`, so a detached reference still queues.
     api[name] = function () {
-      q.push([name, [].slice.call(arguments)]);
+      queue.push([name, [].slice.call(arguments)]);
     };
   });
 })(window);

@@ -24,7 +24,7 @@ import { allow } from "./pixel.js";
 import { declared, purchase } from "./purchase.js";
 import { tag } from "./settings.js";
 import { flush, setEndpoint, start } from "./transport.js";
-import { d, later, load, on, safe, w } from "./util.js";
+import { doc, later, load, on, safe, win } from "./util.js";
 import * as vitals from "./vitals.js";
 
 // Loopback hosts: a `mkdocs serve` preview, a local collector.
@@ -33,8 +33,8 @@ function loopback(url) {
 }
 
 safe(() => {
-  var cfg = (tag(d.currentScript) || d).dataset;
-  var api = w.AAE_TRACKING;
+  var cfg = (tag(doc.currentScript) || doc).dataset;
+  var api = win.AAE_TRACKING;
   var queued;
   var started;
   var replay = () => {
@@ -43,7 +43,7 @@ safe(() => {
   };
   var boot = safe(() => {
     // Never while prerendering: a page not yet shown is not a visit.
-    if (!started && !d.prerendering) {
+    if (!started && !doc.prerendering) {
       started = 1;
       var endpoint = new URL(cfg.endpoint, location.href);
       // Only real web pages of a secure context send anything: not a saved
@@ -53,10 +53,16 @@ safe(() => {
       // browser driven by automation unless the site asks for it, and not a
       // browser whose owner excluded it for good:
       // localStorage.setItem("aae_ignore", "true").
-      var why = !/^https?:$/.test(location.protocol) || !w.isSecureContext ? "not an https page"
-        : loopback(location) && !loopback(endpoint) ? "loopback page, remote collector"
-        : navigator.webdriver && !cfg.trackAutomation ? "automation (see track_automation)"
-        : load("aae_ignore") ? "browser excluded (aae_ignore)" : "";
+      var why =
+        !/^https?:$/.test(location.protocol) || !win.isSecureContext
+          ? "not an https page"
+          : loopback(location) && !loopback(endpoint)
+            ? "loopback page, remote collector"
+            : navigator.webdriver && !cfg.trackAutomation
+              ? "automation (see track_automation)"
+              : load("aae_ignore")
+                ? "browser excluded (aae_ignore)"
+                : "";
       var ok = !why;
       sending(why, endpoint.href);
       setEndpoint(ok && endpoint.href);
@@ -72,7 +78,8 @@ safe(() => {
   // configured tracker tag later on the page can still take over.
   if (!cfg.landingPageId || !cfg.endpoint) return;
   // Primitives (and undefined) cannot carry the API: start from scratch.
-  if (Object(api) !== api) api = w.AAE_TRACKING = {};
+  // eslint-disable-next-line no-restricted-syntax -- == would take a String object for its primitive
+  if (Object(api) !== api) api = win.AAE_TRACKING = {};
   // Run once per document: a second copy (a content swap re-running the
   // script, a tag included twice) leaves the first one in charge.
   if (api.loaded) return;
@@ -81,7 +88,7 @@ safe(() => {
   // A variant set before the tracker ran applies from the first PageView.
   // (The stub's array itself is drained: nothing is left to replay twice.)
   queued = Array.isArray(api.q) ? api.q : [];
-  queued.splice(0).forEach((item) => item[0] == "setVariant" ? setVariant(item[1][0]) : queued.push(item));
+  queued.splice(0).forEach((item) => (item[0] == "setVariant" ? setVariant(item[1][0]) : queued.push(item)));
   // Calls made before the first PageView wait, so the wire order is always
   // PageView first, and a never-shown prerender records nothing. So do calls
   // made while a client-side navigation waits for its content (the new
@@ -98,19 +105,19 @@ safe(() => {
   if (CHECKOUT) checkout.listen(cfg, boot);
   pageviews.listen(boot);
   engagement.listen(cfg);
-  var leave = (e) => {
+  var leave = (event) => {
     // A prerendered page thrown away unseen was never visited.
-    if (!d.prerendering) {
+    if (!doc.prerendering) {
       boot();
       pageviews.settle();
       engagement.report(1);
       if (VITALS) vitals.report();
-      flush(e.type == "pagehide");
+      flush(event.type == "pagehide");
     }
   };
-  on(w, "pagehide", leave);
-  on(d, "visibilitychange", (e) => d.visibilityState == "hidden" && leave(e));
+  on(win, "pagehide", leave);
+  on(doc, "visibilitychange", (event) => doc.visibilityState == "hidden" && leave(event));
   // A prerendered page is not a visit until the visitor actually opens it.
-  if (d.prerendering) on(d, "prerenderingchange", () => later(boot), { once: true });
+  if (doc.prerendering) on(doc, "prerenderingchange", () => later(boot), { once: true });
   else later(boot);
 })();

@@ -15,7 +15,7 @@
 //   an event resent after an unconfirmed success still counts once.
 // - BATCH builds buffer events for a second and send {"events": [...]}.
 import { sessionId } from "./session.js";
-import { load, on, store, w } from "./util.js";
+import { load, on, store, win } from "./util.js";
 
 var KEY = "_aae_q";
 var BACKOFF = "_aae_b"; // [failures in a row, no request before (ms)], shared by the site's pages
@@ -46,12 +46,12 @@ function post(events) {
   var body;
   var settle = (ok, wait) => {
     flying -= body.length;
-    events.forEach((e) => {
-      busy.delete(e);
-      if (ok) done.add(e.event_id);
+    events.forEach((event) => {
+      busy.delete(event);
+      if (ok) done.add(event.event_id);
     });
     if (ok) {
-      queue = queue.filter((e) => !done.has(e.event_id));
+      queue = queue.filter((event) => !done.has(event.event_id));
       ok = fails;
       fails = next = 0;
       if (kept || ok) save();
@@ -64,36 +64,43 @@ function post(events) {
     } else {
       // 4 s, 8 s, 16 s ... 10 min, 50-100 % of it (jitter); Retry-After
       // first, up to a day.
-      next = Date.now() + Math.max(Math.min(2e3 * 2 ** Math.min(++fails, 9), 6e5) * (1 + Math.random()) / 2,
-        Math.min(wait, 864e5));
+      next =
+        Date.now() +
+        Math.max((Math.min(2e3 * 2 ** Math.min(++fails, 9), 6e5) * (1 + Math.random())) / 2, Math.min(wait, 864e5));
       save();
     }
     drain();
   };
-  events.forEach((e) => {
-    e.session_id = e.session_id || sessionId();
+  events.forEach((event) => {
+    event.session_id = event.session_id || sessionId();
   });
   body = JSON.stringify(BATCH ? { events: events } : events[0]);
   flying += body.length;
   try {
-    if (!w.fetch) {
+    if (!win.fetch) {
       try {
         settle(navigator.sendBeacon(endpoint, body), 0);
-      } catch (e) {
+      } catch (error) {
         settle(1); // no way to send at all: drop rather than loop
       }
       return;
     }
-    fetch(endpoint, { method: "POST", body: body, keepalive: true, credentials: "omit" }).then((r) => {
-      var s = r.status;
-      // A keepalive request counts against the page's budget until its body
-      // is consumed (Fetch standard): drop the body.
-      r.body && r.body.cancel().catch(() => 0);
-      // Retry-After: delay-seconds or an HTTP-date (RFC 9110, section 10.2.3).
-      var v = r.headers.get("Retry-After") || "";
-      settle(s < 500 && s != 408 && s != 429, (/^\d+$/.test(v) ? v * 1e3 : Date.parse(v) - Date.now()) || 0);
-    }, () => settle(0, 0));
-  } catch (e) {
+    fetch(endpoint, { method: "POST", body: body, keepalive: true, credentials: "omit" }).then(
+      (response) => {
+        var status = response.status;
+        // A keepalive request counts against the page's budget until its body
+        // is consumed (Fetch standard): drop the body.
+        response.body && response.body.cancel().catch(() => 0);
+        // Retry-After: delay-seconds or an HTTP-date (RFC 9110, section 10.2.3).
+        var retryAfter = response.headers.get("Retry-After") || "";
+        settle(
+          status < 500 && status != 408 && status != 429,
+          (/^\d+$/.test(retryAfter) ? retryAfter * 1e3 : Date.parse(retryAfter) - Date.now()) || 0
+        );
+      },
+      () => settle(0, 0)
+    );
+  } catch (error) {
     settle(0, 0); // fetch threw (a page that replaced it, say): retry later
   }
 }
@@ -105,7 +112,7 @@ function post(events) {
 export function drain(now) {
   clearTimeout(timer);
   timer = 0;
-  if (!ready || off || busy.size && fails) return;
+  if (!ready || off || (busy.size && fails)) return;
   if (Date.now() < next) {
     timer = setTimeout(drain, next - Date.now());
     return;
@@ -116,18 +123,18 @@ export function drain(now) {
   }
   var out = [];
   var size = flying;
-  queue.forEach((e) => {
+  queue.forEach((event) => {
     var group = BATCH && out[out.length - 1];
     // + 60: the session id, filled in when sent, and the batch's wrapping.
     // One request may always go when nothing else is in flight, so an
     // oversized event cannot hold up the queue.
-    if (busy.has(e) || (size += JSON.stringify(e).length + 60) > 2e4 && (out.length || flying)) return;
-    if (BATCH && group) group.push(e);
-    else if (out.length < (fails ? 1 : 6)) out.push([e]);
+    if (busy.has(event) || ((size += JSON.stringify(event).length + 60) > 2e4 && (out.length || flying))) return;
+    if (BATCH && group) group.push(event);
+    else if (out.length < (fails ? 1 : 6)) out.push([event]);
     else return;
     // Marked before any is posted: a beacon settles synchronously, and the
     // drain() it triggers must not pick these again.
-    busy.add(e);
+    busy.add(event);
   });
   out.forEach(post);
 }
@@ -144,8 +151,9 @@ export function send(event) {
 // unconfirmed events too: the stored queue is merged, not overwritten).
 function save() {
   var seen = new Set();
-  var all = valid(load(KEY)).concat(queue).filter((e) =>
-    !seen.has(e.event_id) && !done.has(e.event_id) && seen.add(e.event_id));
+  var all = valid(load(KEY))
+    .concat(queue)
+    .filter((event) => !seen.has(event.event_id) && !done.has(event.event_id) && seen.add(event.event_id));
   kept = all.length;
   store(KEY, kept ? all.slice(-100) : null);
   // The next page load keeps to the backoff instead of starting afresh.
@@ -155,7 +163,7 @@ function save() {
 // Stored events still worth sending: well-formed and under 7 days old.
 function valid(list) {
   return Array.isArray(list)
-    ? list.filter((e) => e && e.event_id && Date.now() - Date.parse(e.timestamp) < 6048e5)
+    ? list.filter((event) => event && event.event_id && Date.now() - Date.parse(event.timestamp) < 6048e5)
     : [];
 }
 
@@ -171,12 +179,12 @@ export function start() {
     fails = backoff[0] | 0;
     next = +backoff[1] || 0;
     drain();
-    on(w, "online", () => {
+    on(win, "online", () => {
       next = 0;
       drain(1);
     });
     // Back from the back/forward cache: the page is no longer being left.
-    on(w, "pageshow", () => {
+    on(win, "pageshow", () => {
       gone = 0;
     });
   }

@@ -1,7 +1,10 @@
 // Small helpers shared by the tracker's modules.
 
-export var w = window;
-export var d = document;
+// Aliases, not style: the minifier renames these to one letter but leaves the
+// globals `window` and `document` whole (using the globals directly made the
+// default build 195 B bigger, 5 B gzip).
+export var win = window;
+export var doc = document;
 
 // Wraps an entry point (event handler, timer, public API) so it can never
 // throw into the page: the tracker must not break the page it runs on.
@@ -9,7 +12,7 @@ export function safe(fn) {
   return function () {
     try {
       return fn.apply(this, arguments);
-    } catch (e) {
+    } catch (error) {
       // Swallowed on purpose.
     }
   };
@@ -31,14 +34,14 @@ export function later(fn) {
     fn = 0;
     if (once) once();
   });
-  (w.requestIdleCallback || setTimeout)(run, { timeout: 1e3 });
+  (win.requestIdleCallback || setTimeout)(run, { timeout: 1e3 });
   setTimeout(run, 1e3);
 }
 
-// n random base-32 characters (5 bits each) from the CSPRNG; & 31 keeps
+// `count` random base-32 characters (5 bits each) from the CSPRNG; & 31 keeps
 // them bias-free.
-export function random(n) {
-  return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => (b & 31).toString(32)).join("");
+export function random(count) {
+  return Array.from(crypto.getRandomValues(new Uint8Array(count)), (byte) => (byte & 31).toString(32)).join("");
 }
 
 // The event id: an RFC 9562 version 4 UUID where crypto.randomUUID exists
@@ -58,7 +61,7 @@ export function here(url) {
 export function load(key) {
   try {
     return JSON.parse(localStorage.getItem(key));
-  } catch (e) {
+  } catch (error) {
     return null;
   }
 }
@@ -67,7 +70,7 @@ export function store(key, value) {
   try {
     if (value == null) localStorage.removeItem(key);
     else localStorage.setItem(key, JSON.stringify(value));
-  } catch (e) {
+  } catch (error) {
     // Storage blocked or full: the data stays in memory for this page.
   }
 }

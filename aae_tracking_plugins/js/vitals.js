@@ -8,17 +8,17 @@
 // no LCP, FCP or CLS for a page loaded in a background tab.
 import { track } from "./events.js";
 import { landed } from "./pageviews.js";
-import { d, w } from "./util.js";
+import { doc, win } from "./util.js";
 
-var p = performance;
+var perf = performance;
 // Google's thresholds (web.dev/articles/vitals): good up to the first, poor
 // above the second.
 var LIMITS = { lcp: [2500, 4000], cls: [0.1, 0.25], inp: [200, 500], fcp: [1800, 3000], ttfb: [800, 1800] };
 // Hidden when the tracker ran (and not prerendering): loaded in a background
 // tab, its paint times say nothing about the page. (VITALS &&: other builds
 // must not even read it.)
-var background = VITALS && d.visibilityState == "hidden" && !d.prerendering;
-var m; // metric -> value, once measuring started
+var background = VITALS && doc.visibilityState == "hidden" && !doc.prerendering;
+var metrics; // metric -> value, once measuring started
 var observers = []; // [observer, handler]
 var sent;
 var session = 0; // the current CLS session window: its sum,
@@ -36,35 +36,38 @@ function observe(type, fn, options) {
 }
 
 // Prerendered pages count from their activation, like web-vitals does.
-function since(t) {
-  return Math.max(t - ((p.getEntriesByType("navigation")[0] || {}).activationStart || 0), 0);
+function since(time) {
+  return Math.max(time - ((perf.getEntriesByType("navigation")[0] || {}).activationStart || 0), 0);
 }
 
-function interaction(e) {
-  if (e.interactionId) slowest[e.interactionId] = Math.max(slowest[e.interactionId] || 0, e.duration);
+function interaction(entry) {
+  if (entry.interactionId) slowest[entry.interactionId] = Math.max(slowest[entry.interactionId] || 0, entry.duration);
 }
 
 // Starts the observers (buffered: what happened before is delivered too).
 export function start() {
-  if (!m && w.PerformanceObserver) {
-    m = {};
+  if (!metrics && win.PerformanceObserver) {
+    metrics = {};
     if (!background) {
-      observe("largest-contentful-paint", (e) => {
-        m.lcp = since(e.startTime);
+      observe("largest-contentful-paint", (entry) => {
+        metrics.lcp = since(entry.startTime);
       });
       // CLS: the largest sum of a session window of shifts without recent
       // input, each at most 1 s after the previous and 5 s after the first.
-      if (observe("layout-shift", (e) => {
-        if (!e.hadRecentInput) {
-          if (session && e.startTime - prev < 1e3 && e.startTime - first < 5e3) session += e.value;
-          else {
-            session = e.value;
-            first = e.startTime;
+      if (
+        observe("layout-shift", (entry) => {
+          if (!entry.hadRecentInput) {
+            if (session && entry.startTime - prev < 1e3 && entry.startTime - first < 5e3) session += entry.value;
+            else {
+              session = entry.value;
+              first = entry.startTime;
+            }
+            prev = entry.startTime;
+            metrics.cls = Math.max(metrics.cls, session);
           }
-          prev = e.startTime;
-          m.cls = Math.max(m.cls, session);
-        }
-      })) m.cls = 0;
+        })
+      )
+        metrics.cls = 0;
     }
     // INP: the longest interaction, or for pages with many, the one at the
     // 98th percentile (one skipped per 50 interactions). Events of 40 ms
@@ -76,26 +79,27 @@ export function start() {
 
 // Sends the WebVitals event, once per page load.
 export function report() {
-  if (m && !sent && landed && landed[1]) {
+  if (metrics && !sent && landed && landed[1]) {
     sent = 1;
     // Entries the observers have not delivered yet.
-    observers.forEach((o) => o[0].takeRecords().forEach(o[1]));
-    var nav = p.getEntriesByType("navigation")[0];
-    var fcp = p.getEntriesByName("first-contentful-paint")[0];
-    var all = Object.values(slowest).sort((a, b) => b - a);
+    observers.forEach((observed) => observed[0].takeRecords().forEach(observed[1]));
+    var nav = perf.getEntriesByType("navigation")[0];
+    var fcp = perf.getEntriesByName("first-contentful-paint")[0];
+    var all = Object.values(slowest).sort((left, right) => right - left);
     var data = { url: landed[0] };
     var any;
-    if (fcp && !background) m.fcp = since(fcp.startTime);
+    if (fcp && !background) metrics.fcp = since(fcp.startTime);
     // web-vitals reports CLS only for pages that painted (as CrUX does).
-    else delete m.cls;
-    if (nav && nav.responseStart > 0) m.ttfb = since(nav.responseStart);
-    if (all.length) m.inp = all[Math.min(all.length - 1, (p.interactionCount || all.length) / 50 | 0)];
-    for (var k in LIMITS) {
-      var v = m[k];
-      if (v != null) {
+    else delete metrics.cls;
+    if (nav && nav.responseStart > 0) metrics.ttfb = since(nav.responseStart);
+    if (all.length) metrics.inp = all[Math.min(all.length - 1, ((perf.interactionCount || all.length) / 50) | 0)];
+    for (var name in LIMITS) {
+      var value = metrics[name];
+      if (value != null) {
         // Rated as sent (rounded), so the event agrees with itself.
-        v = data[k] = k == "cls" ? Math.round(v * 1e4) / 1e4 : Math.round(v);
-        data[k + "_rating"] = v > LIMITS[k][1] ? "poor" : v > LIMITS[k][0] ? "needs-improvement" : "good";
+        value = data[name] = name == "cls" ? Math.round(value * 1e4) / 1e4 : Math.round(value);
+        data[name + "_rating"] =
+          value > LIMITS[name][1] ? "poor" : value > LIMITS[name][0] ? "needs-improvement" : "good";
         any = 1;
       }
     }

@@ -44,7 +44,7 @@ try {
     userDataDir,
     headless: true,
     timeout: launchTimeout,
-    protocolTimeout: Math.max(launchTimeout, timeout),
+    protocolTimeout: Math.max(launchTimeout, timeout)
   });
 } catch (error) {
   send({ ready: false, error: `could not launch ${executablePath}: ${describe(error)}` });
@@ -97,7 +97,7 @@ const operations = {
     const seen = errors;
     errors = [];
     return seen;
-  },
+  }
 };
 
 try {
