@@ -209,11 +209,13 @@ def is_amp(tags: list[Tag]) -> bool:
 def _head_position(text: str, tags: list[Tag], scanned: ScanResult) -> int:
     head_start = next((t for t in tags if t.name == "head" and not t.is_end_tag), None)
     if head_start is not None:
-        # Stay after <meta charset>: browsers only look for it in the first 1024 bytes.
+        # Stay after <meta charset>: browsers only look for it in the first 1024 bytes. But
+        # not after a script: the stub must run first (the charset check below keeps the
+        # declaration within its 1024 bytes).
         for tag in tags:
             if tag.start < head_start.end:
                 continue
-            if tag.name in ("body",) or (tag.name == "head" and tag.is_end_tag):
+            if tag.name in ("body", "script") or (tag.name == "head" and tag.is_end_tag):
                 break
             if tag.name == "meta" and not tag.is_end_tag and _declares_charset(tag):
                 return tag.end
@@ -231,7 +233,7 @@ def _head_position(text: str, tags: list[Tag], scanned: ScanResult) -> int:
     for tag in tags:
         if tag.start < start or tag.is_end_tag:
             continue
-        if tag.name == "body":
+        if tag.name in ("body", "script"):
             break
         if tag.name == "meta" and _declares_charset(tag):
             if not body_started_before(text, scanned, tag.start):

@@ -284,3 +284,19 @@ plugin.on_content_written({str(amp)!r}, context=dict(FakePelican.settings))
     assert result.returncode == 0, result.stderr
     assert amp.read_text("utf-8") == AMP_PAGES[0]
     assert f"left untracked: {AMP_PAGE}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<html><head><script>a()</script><meta charset=utf-8></head><body>x",
+        "<html><head><script>a()</script><meta charset=utf-8></head><body>x</body></html>",
+        "<!DOCTYPE html><script>a()</script><meta charset=utf-8><p>x",
+    ],
+)
+def test_the_stub_goes_before_a_script_that_precedes_the_charset_declaration(text: str) -> None:
+    """With or without the parser's check (no </body>, one </body>), the stub runs first."""
+    result = inject(text, SNIPPET)
+    assert result.injected, result.skipped_reason
+    assert result.html.index(STUB) < result.html.index("<script>a()")
+    assert result.html.replace(STUB, "").replace(TRACKER, "") == text
