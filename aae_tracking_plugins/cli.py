@@ -51,6 +51,7 @@ from .config import (
     validate_rules,
 )
 from .inject import (
+    AMP_PAGE,
     MARKER_ATTRIBUTE,
     NOT_A_PAGE,
     REDIRECT,
@@ -62,6 +63,7 @@ from .inject import (
 )
 from .scanner import Tag, parse_attributes
 from .snippet import PIXEL_IMAGE_URL, csp_hashes, render_snippet, root_for, write_script_files
+from .verify import tracker_problem
 
 PROG = "aae-tracking"
 PAGE_SUFFIXES = (".html", ".htm")
@@ -90,6 +92,8 @@ ERROR = "error"
 CHECK_STATUSES = (TRACKED, OUTDATED, UNTRACKED, DUPLICATE, LEFT_ALONE, NOT_PAGE, ERROR)
 #: Statuses that make ``check`` exit with 1 (unless the page matches an ``--ignore`` glob).
 FAILING_STATUSES = frozenset({UNTRACKED, DUPLICATE, LEFT_ALONE, ERROR})
+#: Reasons of ``left-alone`` pages that inject leaves alone on purpose: they do not fail.
+ON_PURPOSE_REASONS = frozenset({AMP_PAGE})
 
 #: Settings that are lists of rules or links: only a ``--config`` file can hold them.
 FILE_ONLY_SETTINGS = ("events", "checkout_links")
@@ -550,6 +554,8 @@ class PageReport:
 
     @property
     def failing(self) -> bool:
+        if self.status == LEFT_ALONE and self.reason in ON_PURPOSE_REASONS:
+            return False
         return self.status in FAILING_STATUSES and not self.ignored
 
     def as_json(self) -> dict[str, object]:
@@ -754,6 +760,10 @@ def check_file(root: str, page: str, context: CheckContext) -> PageReport:
             page, DUPLICATE, infos, f"{len(trackers)} tracker tags ({ids}); re-run inject"
         )
     if len(trackers) == 1:
+        # Tracked only when the tracker would run: classified from an HTML5 parse.
+        problem = tracker_problem(text)
+        if problem is not None:
+            return PageReport(page, UNTRACKED, infos, problem)
         expected = _expected_tags(page, trackers[0])
         notes = []
         if isinstance(expected, str):
@@ -834,6 +844,8 @@ def _print_check(reports: Sequence[PageReport], summary: dict[str, Any], root: s
             f"FAILED: {_plural(summary['failing'], 'page')} untracked, tracked twice "
             "or impossible to track (see above)"
         )
+    elif any(report.reason in ON_PURPOSE_REASONS for report in reports):
+        print("OK: every page is tracked or left alone on purpose (see above)")
     else:
         print("OK: every page is tracked")
 
@@ -948,9 +960,11 @@ _CHECK_EPILOG = """\
 statuses:
   tracked      exactly one tracker tag
   outdated     tracked, but not with this version's script: re-run inject
-  untracked    no tracker tag                                          (fails)
+  untracked    no tracker tag, or one that never runs (in <template>, or
+               a type such as text/plain or module)                    (fails)
   duplicate    more than one tracker tag                               (fails)
-  left-alone   untracked, and inject would refuse it: the reason says why (fails)
+  left-alone   untracked, and inject would refuse it: the reason says why (fails,
+               except AMP pages, left alone on purpose)
   not-a-page   empty, no HTML markup, or a head-only redirect page
   error        the file could not be read                              (fails)
 

@@ -7,9 +7,10 @@ the real ``<head>``, ``<meta charset>`` and ``</body>`` tags. The text is never 
 output is the input with two insertions, every other character untouched.
 
 On the common shape of a generated page the scan alone is exact. Any other page is also parsed by
-lxml, which must find both inserted scripts whole; lxml's tokenizer follows the standard, its tree
-builder does not (see the tests), so lxml checks the insertion but does not choose its place. When
-anything is in doubt the page is left exactly as it was and the reason is reported.
+an HTML5 parser (Lexbor, :mod:`.verify`), which must show both inserted scripts whole and running:
+the stub first in ``<head>``, the tracker in ``<body>``, neither in ``<template>``, SVG/MathML,
+``<noscript>`` or raw text. When anything is in doubt the page is left exactly as it was and the
+reason is reported.
 
 Our own tags (the scripts, and the Facebook Pixel's ``<noscript>`` fallback right after the
 tracker when the page has a Pixel) carry ``data-aae-tracking``; they are removed before planning,
@@ -23,9 +24,6 @@ import html
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from lxml import etree
-from lxml import html as lxml_html
-
 from . import charset
 from .scanner import (
     MARKER_ATTRIBUTE,
@@ -36,8 +34,10 @@ from .scanner import (
     has_markup,
     scan,
 )
+from .verify import verify_insertion
 
 __all__ = [
+    "AMP_PAGE",
     "MARKER_ATTRIBUTE",
     "BytesInjectionResult",
     "InjectionResult",
@@ -64,6 +64,12 @@ HEAD_ONLY = (
     "the page has only head content (no <body>, no text) and is no redirect: a tracker there "
     "would run in <head>, not in the body"
 )
+#: An AMP page (``<html amp>``, ``<html ⚡>``, or AMP for email/ads): AMP allows no custom
+#: JavaScript, and a page with our scripts is no longer valid AMP. Left alone on purpose, with a
+#: warning (``aae-tracking check`` does not count it as failing).
+AMP_PAGE = "an AMP page (<html amp> or <html ⚡>): AMP allows no custom JavaScript"
+#: The ``<html>`` attributes that make a page an AMP document (AMP's validator spec).
+AMP_ATTRIBUTES = frozenset({"amp", "\u26a1", "amp4email", "\u26a14email", "amp4ads", "\u26a14ads"})
 #: Reasons that mean "not a web page at all" (e.g. a search-engine verification file, a
 #: redirect): such files are left alone quietly, without a warning.
 NOT_A_PAGE = frozenset({EMPTY_FILE, NO_MARKUP, REDIRECT})
@@ -117,8 +123,8 @@ class Placement:
     head: int
     body: int
     #: One real </body>, a <head>, nothing left open at the end, every stretch jumped over: the
-    #: common shape of generated pages, where the scan alone is exact. Anything else also gets
-    #: lxml's opinion before it is written.
+    #: common shape of generated pages, where the scan alone is exact. Anything else is also
+    #: parsed by an HTML5 parser (:func:`.verify.verify_insertion`) before it is written.
     ordinary: bool = False
     #: Start and end of the page's first charset declaration when an insertion goes before it
     #: and it starts within the first 1024 characters: the insertion must not push it out of
@@ -134,6 +140,8 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
         return NO_MARKUP
     if refresh_target(scanned) is not None:
         return REDIRECT
+    if is_amp(tags):
+        return AMP_PAGE
     if any(tag.name == "frameset" and not tag.is_end_tag for tag in tags):
         return "frameset documents cannot run scripts in their body"
     if scanned.uncertain:
@@ -184,14 +192,30 @@ def plan(text: str, scanned: ScanResult | None = None) -> Placement | str:
     return Placement(head_at, body_at, ordinary, charset_at)
 
 
+def is_amp(tags: list[Tag]) -> bool:
+    """Whether the page's first ``<html>`` start tag makes it an AMP document.
+
+    Args:
+        tags: the page's tags outside comments, raw text and templates, in order.
+
+    Returns:
+        ``True`` when that tag has one of :data:`AMP_ATTRIBUTES` (any letter case, any value);
+        ``False`` without an ``<html>`` tag (the parser creates one without attributes).
+    """
+    html_start = next((t for t in tags if t.name == "html" and not t.is_end_tag), None)
+    return html_start is not None and not AMP_ATTRIBUTES.isdisjoint(html_start.attributes())
+
+
 def _head_position(text: str, tags: list[Tag], scanned: ScanResult) -> int:
     head_start = next((t for t in tags if t.name == "head" and not t.is_end_tag), None)
     if head_start is not None:
-        # Stay after <meta charset>: browsers only look for it in the first 1024 bytes.
+        # Stay after <meta charset>: browsers only look for it in the first 1024 bytes. But
+        # not after a script: the stub must run first (the charset check below keeps the
+        # declaration within its 1024 bytes).
         for tag in tags:
             if tag.start < head_start.end:
                 continue
-            if tag.name in ("body",) or (tag.name == "head" and tag.is_end_tag):
+            if tag.name in ("body", "script") or (tag.name == "head" and tag.is_end_tag):
                 break
             if tag.name == "meta" and not tag.is_end_tag and _declares_charset(tag):
                 return tag.end
@@ -209,7 +233,7 @@ def _head_position(text: str, tags: list[Tag], scanned: ScanResult) -> int:
     for tag in tags:
         if tag.start < start or tag.is_end_tag:
             continue
-        if tag.name == "body":
+        if tag.name in ("body", "script"):
             break
         if tag.name == "meta" and _declares_charset(tag):
             if not body_started_before(text, scanned, tag.start):
@@ -300,40 +324,6 @@ def _declares_charset(tag: Tag) -> bool:
     return "charset" in attrs or attrs.get("http-equiv", "").lower() == "content-type"
 
 
-_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=False, recover=True)
-
-
-def _script_text(tag: str) -> str:
-    """The text of the first ``<script>`` in ``tag`` (the snippet's body may go on with the
-    Pixel's ``<noscript>``; script text never holds ``</script``, see :mod:`.snippet`)."""
-    return tag[tag.index(">") + 1 : tag.lower().index("</script")]
-
-
-def _confirm_with_lxml(text: str, snippet: Snippet) -> str | None:
-    """Parse the injected page with lxml: both scripts must come out as whole script elements.
-
-    libxml2 tokenizes as the HTML standard does, so this catches an insertion that landed inside
-    a comment, an attribute or another element's text. Its tree builder predates HTML5 (it reads
-    <noscript> content as markup, and knows no <template>), so where in the tree the tracker
-    sits is decided by the HTML5 rules in :func:`scan`, checked against html5lib in the tests.
-    """
-    try:
-        root = lxml_html.document_fromstring(text.encode("utf-8", "surrogatepass"), parser=_PARSER)
-    except (etree.ParserError, ValueError) as exc:
-        return f"lxml could not parse the page ({exc})"
-    found = root.xpath(f"//script[@{MARKER_ATTRIBUTE}]")
-    kinds = [element.get(MARKER_ATTRIBUTE) for element in found]
-    if kinds != ["stub", "tracker"]:
-        return f"lxml sees the inserted scripts as {kinds or 'missing'}, not a stub then a tracker"
-    for element, tag in zip(found, (snippet.head, snippet.body), strict=True):
-        if (element.text or "") != _script_text(tag):
-            return "lxml does not see the inserted script text intact"
-    fallbacks = len(root.xpath(f"//noscript[@{MARKER_ATTRIBUTE}]"))
-    if fallbacks != snippet.body.count(f"<noscript {MARKER_ATTRIBUTE}="):
-        return f"lxml sees {fallbacks} inserted <noscript> elements, not the snippet's"
-    return None
-
-
 def _iter_insert(text: str, inserts: list[tuple[int, str]]) -> Iterator[str]:
     pos = 0
     for at, piece in sorted(inserts, key=lambda item: item[0]):
@@ -389,7 +379,8 @@ def inject(text: str, snippet: Snippet) -> InjectionResult:
     inserts = [(placement.head, snippet.head), (placement.body, snippet.body)]
     output = "".join(_iter_insert(base, inserts))
     if not placement.ordinary:
-        problem = _confirm_with_lxml(output, snippet)
+        stub_in_head = placement.head != placement.body
+        problem = verify_insertion(output, snippet.head, snippet.body, stub_in_head=stub_in_head)
         if problem is not None:
             return InjectionResult(text, problem)
     return InjectionResult(output)
