@@ -55,11 +55,12 @@ function post(events) {
       ok = fails;
       fails = next = 0;
       if (kept || ok) save();
-    } else if (gone) {
-      // The page is being left: the browser cut the request's promise off
-      // (a keepalive request still goes out). Not the collector failing: no
-      // backoff, which would hold up the next page's events. The events
-      // stay stored for the next page load (sent again: de-duplicated).
+    } else if (gone && wait < 0) {
+      // A network error while the page is being left: the browser cut the
+      // request's promise off (a keepalive request still goes out). Not the
+      // collector failing: no backoff, which would hold up the next page's
+      // events. The events stay stored for the next page load (sent again:
+      // de-duplicated). A real answer (503...) still counts.
       return;
     } else {
       // 4 s, 8 s, 16 s ... 10 min, 50-100 % of it (jitter); Retry-After
@@ -98,7 +99,7 @@ function post(events) {
           (/^\d+$/.test(retryAfter) ? retryAfter * 1e3 : Date.parse(retryAfter) - Date.now()) || 0
         );
       },
-      () => settle(0, 0)
+      () => settle(0, -1)
     );
   } catch (error) {
     settle(0, 0); // fetch threw (a page that replaced it, say): retry later
