@@ -22,10 +22,7 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.config import TrackingConfig
 from aae_tracking_plugins.inject import inject
 from aae_tracking_plugins.snippet import render_snippet
-from tests.sites import build_mkdocs, build_pelican, run
-from tests.test_mkdocs_build import write_site as write_mkdocs_site
-from tests.test_pelican_build import SETTINGS_HEAD
-from tests.test_pelican_build import write_site as write_pelican_site
+from tests.sites import one_page_builds, run
 from tests.test_pixel import FBEVENTS, PIXEL_ID, STAND_IN
 from tests.test_settings import cli_executable
 
@@ -580,29 +577,6 @@ props = { plan = "pro", seats = 3 }
 """
 
 
-def _build_mkdocs(tmp_path: Path, api: str) -> tuple[Path, str]:
-    options = f"      landing_page_id: lp_plan\n      api_base_url: {api}\n" + PLAN_YAML
-    source = write_mkdocs_site(tmp_path, options, {"index.md": "# Desk\n\n" + PRICING + TALK_MD})
-    with (source / "mkdocs.yml").open("a", encoding="utf-8") as config:
-        config.write(
-            "theme:\n  name: material\n  font: false\nmarkdown_extensions:\n  - attr_list\n"
-        )
-    result = build_mkdocs(source, tmp_path / "site", api)
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "site", "/index.html"
-
-
-def _build_pelican(tmp_path: Path, api: str) -> tuple[Path, str]:
-    setting = {"landing_page_id": "lp_plan", "api_base_url": api, "events": PLAN_PY}
-    page = "Title: Desk\nDate: 2026-01-01\nSlug: desk\n\n" + PRICING + TALK_MD
-    source = write_pelican_site(
-        tmp_path, SETTINGS_HEAD + f"AAE_TRACKING = {setting!r}\n", {"desk.md": page}
-    )
-    result = build_pelican(source, tmp_path / "out", api)
-    assert result.returncode == 0, result.stderr + result.stdout
-    return tmp_path / "out", "/desk.html"
-
-
 def _inject_cli(tmp_path: Path, api: str) -> tuple[Path, str]:
     site = tmp_path / "public"
     site.mkdir()
@@ -622,8 +596,11 @@ def _inject_cli(tmp_path: Path, api: str) -> tuple[Path, str]:
 @pytest.mark.parametrize(
     "build",
     [
-        pytest.param(_build_mkdocs, id="mkdocs"),
-        pytest.param(_build_pelican, id="pelican"),
+        *one_page_builds(
+            lambda api: {"landing_page_id": "lp_plan", "api_base_url": api, "events": PLAN_PY},
+            PRICING + TALK_MD,
+            yaml={"events": PLAN_YAML},  # the plan as docs/custom-events.md writes it
+        ),
         pytest.param(_inject_cli, id="cli"),
     ],
 )

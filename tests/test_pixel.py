@@ -20,10 +20,7 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.config import TrackingConfig
 from aae_tracking_plugins.inject import inject
 from aae_tracking_plugins.snippet import browser_script, render_snippet
-from tests.sites import build_mkdocs, build_pelican
-from tests.test_mkdocs_build import write_site as write_mkdocs_site
-from tests.test_pelican_build import SETTINGS_HEAD
-from tests.test_pelican_build import write_site as write_pelican_site
+from tests.sites import one_page_builds
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
@@ -205,34 +202,16 @@ def test_noscript_fallback_reports_a_pageview_without_javascript(
 CTA_MD = '<a class="cta-button" id="buy" href="#buy">Buy the desk</a>\n'
 
 
-def _build_mkdocs(tmp_path: Path, api: str) -> tuple[Path, str]:
-    options = f"      landing_page_id: lp_pixel\n      api_base_url: {api}\n"
-    options += f"      facebook_pixel_id: '{PIXEL_ID}'\n"
-    source = write_mkdocs_site(tmp_path, options, {"index.md": "# Desk\n\n" + CTA_MD})
-    with (source / "mkdocs.yml").open("a", encoding="utf-8") as config:
-        # No web fonts: their CDN cannot be reached here.
-        config.write("theme:\n  name: material\n  font: false\n")
-    result = build_mkdocs(source, tmp_path / "site", api)
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "site", "/index.html"
-
-
-def _build_pelican(tmp_path: Path, api: str) -> tuple[Path, str]:
-    setting = (
-        f'{{"landing_page_id": "lp_pixel", "api_base_url": "{api}", '
-        f'"facebook_pixel_id": "{PIXEL_ID}"}}'
-    )
-    page = "Title: Desk\nDate: 2026-01-01\nSlug: desk\n\n" + CTA_MD
-    source = write_pelican_site(
-        tmp_path, SETTINGS_HEAD + f"AAE_TRACKING = {setting}\n", {"desk.md": page}
-    )
-    result = build_pelican(source, tmp_path / "out", api)
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "out", "/desk.html"
-
-
 @pytest.mark.parametrize(
-    "build", [pytest.param(_build_mkdocs, id="mkdocs"), pytest.param(_build_pelican, id="pelican")]
+    "build",
+    one_page_builds(
+        lambda api: {
+            "landing_page_id": "lp_pixel",
+            "api_base_url": api,
+            "facebook_pixel_id": PIXEL_ID,
+        },
+        CTA_MD,
+    ),
 )
 def test_real_builds_fire_the_pixel_with_our_event_ids(
     build: Callable[[Path, str], tuple[Path, str]],

@@ -26,11 +26,8 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.config import TrackingConfig
 from aae_tracking_plugins.inject import inject
 from aae_tracking_plugins.snippet import browser_script, render_snippet
-from tests.sites import build_mkdocs, build_pelican
+from tests.sites import one_page_builds
 from tests.test_engagement import QUIET_MS, tabs  # noqa: F401 (the fixture)
-from tests.test_mkdocs_build import write_site as write_mkdocs_site
-from tests.test_pelican_build import SETTINGS_HEAD
-from tests.test_pelican_build import write_site as write_pelican_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -276,31 +273,12 @@ SLOW_BUTTON = (
 )
 
 
-def _build_mkdocs(tmp_path: Path, api: str) -> tuple[Path, str]:
-    options = (
-        f"      landing_page_id: lp_vitals\n      api_base_url: {api}\n      web_vitals: true\n"
-    )
-    source = write_mkdocs_site(tmp_path, options, {"index.md": "# Desk\n\n" + SLOW_BUTTON})
-    with (source / "mkdocs.yml").open("a", encoding="utf-8") as config:
-        config.write("theme:\n  name: material\n  font: false\n")
-    result = build_mkdocs(source, tmp_path / "site", api)
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "site", "/index.html"
-
-
-def _build_pelican(tmp_path: Path, api: str) -> tuple[Path, str]:
-    setting = f'{{"landing_page_id": "lp_vitals", "api_base_url": "{api}", "web_vitals": True}}'
-    page = "Title: Desk\nDate: 2026-01-01\nSlug: desk\n\n" + SLOW_BUTTON
-    source = write_pelican_site(
-        tmp_path, SETTINGS_HEAD + f"AAE_TRACKING = {setting}\n", {"desk.md": page}
-    )
-    result = build_pelican(source, tmp_path / "out", api)
-    assert result.returncode == 0, result.stderr
-    return tmp_path / "out", "/desk.html"
-
-
 @pytest.mark.parametrize(
-    "build", [pytest.param(_build_mkdocs, id="mkdocs"), pytest.param(_build_pelican, id="pelican")]
+    "build",
+    one_page_builds(
+        lambda api: {"landing_page_id": "lp_vitals", "api_base_url": api, "web_vitals": True},
+        SLOW_BUTTON,
+    ),
 )
 def test_real_builds_deliver_web_vitals_and_engagement(
     build: Callable[[Path, str], tuple[Path, str]],
