@@ -1,13 +1,13 @@
-"""First-party event tracking for MkDocs and Pelican landing pages."""
+"""First-party event tracking for MkDocs and Pelican landing pages.
 
-from importlib import metadata as _metadata
+The public API: :class:`EventTracker` (the earlier in-house tracker's API), :class:`TrackingConfig`
+and its :class:`ConfigError`, and :class:`InjectionResult`. The layout is in the README.
+"""
 
-from .config import ConfigError, TrackingConfig
-from .inject import InjectionResult
-from .tracker import EventTracker
+from aae_tracking_plugins.core.engine.inject import InjectionResult
+from aae_tracking_plugins.core.event_tracker import EventTracker
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.values import ConfigError
+from aae_tracking_plugins.core.version import __version__
 
-__all__ = ["ConfigError", "EventTracker", "InjectionResult", "TrackingConfig"]
-try:  # pyproject.toml is the one version source; the installed metadata carries it.
-    __version__ = _metadata.version("aae-tracking-plugins")
-except _metadata.PackageNotFoundError:  # imported from a source tree that is not installed
-    __version__ = "0+unknown"
+__all__ = ["ConfigError", "EventTracker", "InjectionResult", "TrackingConfig", "__version__"]

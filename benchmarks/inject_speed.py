@@ -23,9 +23,9 @@ from pathlib import Path
 from lxml import etree
 from lxml import html as lxml_html
 
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import inject
-from aae_tracking_plugins.snippet import render_snippet
+from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_snippet
 
 sys.path.insert(0, str(Path(__file__).parent))
 from mkdocs_share import PAGE  # the same realistic markdown block

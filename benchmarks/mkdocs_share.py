@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aae_tracking_plugins.inject import InjectionResult, Snippet
+from aae_tracking_plugins.core.engine.inject import InjectionResult, Snippet
 
 PAGE = """# Page {n}: a landing section
 
@@ -86,7 +86,7 @@ def timed_build(config_file: Path) -> tuple[float, float, int]:
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
 
-    from aae_tracking_plugins.mkdocs_plugin import AaeTrackingPlugin
+    from aae_tracking_plugins.integrations.mkdocs import AaeTrackingPlugin
 
     spent = [0.0]
     calls = [0]
@@ -144,7 +144,7 @@ def main() -> None:
         return
     os.environ["NO_MKDOCS_2_WARNING"] = "1"
     logging.getLogger("mkdocs").setLevel(logging.ERROR)
-    from aae_tracking_plugins import mkdocs_plugin
+    from aae_tracking_plugins.integrations import mkdocs as mkdocs_plugin
 
     ours = mkdocs_plugin.inject
     rows = []

@@ -75,10 +75,10 @@ from typing import Any
 
 from playwright.sync_api import Browser, sync_playwright
 
-from aae_tracking_plugins import snippet as snippet_module
 from aae_tracking_plugins.collector import EventCollector
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import Snippet, inject
+from aae_tracking_plugins.core import tags as snippet_module
+from aae_tracking_plugins.core.engine.inject import Snippet, inject
+from aae_tracking_plugins.core.settings import TrackingConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.static_server import CHROMIUM_ARGS, start_static_server
@@ -195,7 +195,7 @@ def build_variants(
 ) -> list[Variant]:
     """The bare page and one page per variant available in this checkout, written to ``site``."""
     fields = {field.name for field in dataclasses.fields(TrackingConfig)}
-    static = Path(snippet_module.__file__).parent / "static"
+    static = Path(snippet_module.__file__).parents[1] / "static"
     base = TrackingConfig("lp_bench", api_base_url, "camp_bench")
     variants = [Variant("bare", "bare page (no tags)", BARE_PAGE, [], tracked=False)]
     default = snippet_module.render_snippet(base)

@@ -16,9 +16,9 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from aae_tracking_plugins import snippet as snippet_module
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.snippet import browser_script, render_snippet
+from aae_tracking_plugins.core import tags as snippet_module
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import browser_script, render_snippet
 
 # Peers' trackers, gzip bytes of their published builds, as quoted in issue 8 ("Size and cost in
 # the browser": Plausible's full script 2.67 KB gzip, Umami's current tracker 2.21 KB, Umami 3.0
@@ -52,7 +52,7 @@ def sizes(text: str) -> tuple[int, int, int | None]:
 
 def variants() -> list[str]:
     """Script names of the built variants: ``tracker`` first, then the others, then ``stub``."""
-    static = Path(snippet_module.__file__).parent / "static"
+    static = Path(snippet_module.__file__).parents[1] / "static"
     names = sorted(path.name.removesuffix(".min.js") for path in static.glob("tracker*.min.js"))
     names.sort(key=lambda name: name != "tracker")
     return [*names, "stub"]

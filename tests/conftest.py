@@ -7,7 +7,7 @@
 
 Every event that any in-process ``EventCollector`` stores during a test (this
 fixture's, a module's own, one a test starts) is checked again after the test
-against ``aae_tracking_plugins/schema/events.schema.json`` with plain
+against ``aae_tracking_plugins/core/schema/events.schema.json`` with plain
 ``jsonschema`` (not the collector's own validation path); an invalid one makes
 the test error at teardown (:func:`schema_problems`).
 
@@ -84,7 +84,7 @@ def collector() -> Iterator[EventCollector]:
         yield running
 
 
-SCHEMA_FILE = Path(aae_tracking_plugins.__file__).parent / "schema" / "events.schema.json"
+SCHEMA_FILE = Path(aae_tracking_plugins.__file__).parent / "core" / "schema" / "events.schema.json"
 _stored: list[Any] = []  # what in-process collectors stored since the current test began
 
 
@@ -95,7 +95,7 @@ def _schema_validator() -> Draft202012Validator:
 
 def schema_problems(events: list[Any]) -> list[str]:
     """``"<event_type> <event_id>: <jsonschema's best error>"`` for each event the shipped schema
-    refuses (plain ``Draft202012Validator``, independent of aae_tracking_plugins.contract)."""
+    refuses (plain ``Draft202012Validator``, independent of aae_tracking_plugins.core.contract)."""
     validator = _schema_validator()
     problems = []
     for event in events:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import html5lib
 from lxml import etree
 
-from aae_tracking_plugins.inject import MARKER_ATTRIBUTE
+from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE
 
 HTML_NS = "{http://www.w3.org/1999/xhtml}"
 # Scripts below these never run (or run without document.currentScript, for SVG scripts).

@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import html as lxml_html
 
-from aae_tracking_plugins.inject import MARKER_ATTRIBUTE
+from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE
 
 ROOT = Path(__file__).resolve().parent.parent
 MKDOCS_SITE = ROOT / "sample_sites" / "mkdocs"

@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from aae_tracking_plugins.collector import EVENTS_PATH, EventCollector, validate_event
-from aae_tracking_plugins.inject import MARKER_ATTRIBUTE
+from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE
 from tests.conftest import watch_errors
 from tests.sites import MKDOCS_SITE, PELICAN_SITE, build_mkdocs, build_pelican, html_files
 from tests.static_server import CHROMIUM_ARGS, StaticServer, start_static_server

@@ -13,10 +13,15 @@ from __future__ import annotations
 import pytest
 from html5lib._inputstream import EncodingParser
 
-from aae_tracking_plugins.charset import declared_encoding
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import CHARSET_PUSHED, inject, inject_bytes, remove_tracker
-from aae_tracking_plugins.snippet import render_snippet
+from aae_tracking_plugins.core.engine.charset import declared_encoding
+from aae_tracking_plugins.core.engine.inject import (
+    CHARSET_PUSHED,
+    inject,
+    inject_bytes,
+    remove_tracker,
+)
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_snippet
 from tests.html_oracle import browser_view
 
 SNIPPET = render_snippet(TrackingConfig("lp_1", "https://api.aae.com", "camp_1"))

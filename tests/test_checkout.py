@@ -29,9 +29,9 @@ import pytest
 from lxml import html as lxml_html
 
 from aae_tracking_plugins.collector import EventCollector
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import inject
-from aae_tracking_plugins.snippet import render_page_marker, render_snippet
+from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_page_marker, render_snippet
 from tests.sites import one_page_builds
 
 if TYPE_CHECKING:

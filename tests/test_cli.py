@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 from aae_tracking_plugins import __version__, cli
-from aae_tracking_plugins.charset import detect
-from aae_tracking_plugins.config import ConfigError, TrackingConfig
-from aae_tracking_plugins.snippet import browser_script, render_snippet
+from aae_tracking_plugins.core.engine.charset import detect
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import browser_script, render_snippet
+from aae_tracking_plugins.core.values import ConfigError
 from tests.html_oracle import browser_view
 
 CONFIG = TrackingConfig("lp_spring_desk", "https://api.aae.com", "camp_spring_2026")

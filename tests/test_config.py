@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aae_tracking_plugins.config import ConfigError, TrackingConfig
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.values import ConfigError
 
 
 def make(**settings: object) -> TrackingConfig:

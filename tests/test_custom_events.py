@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from aae_tracking_plugins.collector import EventCollector
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import inject
-from aae_tracking_plugins.snippet import render_snippet
+from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_snippet
 from tests.sites import one_page_builds, run
 from tests.test_pixel import FBEVENTS, PIXEL_ID, STAND_IN
 from tests.test_settings import cli_executable

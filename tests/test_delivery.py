@@ -44,9 +44,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from aae_tracking_plugins.collector import EventCollector
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import inject
-from aae_tracking_plugins.snippet import render_snippet
+from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_snippet
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, Request, Route

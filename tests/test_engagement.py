@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from aae_tracking_plugins.collector import EventCollector
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import inject
-from aae_tracking_plugins.snippet import render_page_marker, render_snippet
+from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_page_marker, render_snippet
 from tests.sites import build_pelican, run
 from tests.static_server import CHROMIUM_ARGS
 from tests.test_mkdocs_build import write_site as write_mkdocs_site

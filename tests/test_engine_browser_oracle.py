@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from aae_tracking_plugins.inject import inject, inject_bytes
+from aae_tracking_plugins.core.engine.inject import inject, inject_bytes
 from tests.test_engine_corpus import corpus_params
 from tests.test_engine_properties import (
     CONTRACT_PAGES,

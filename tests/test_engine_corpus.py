@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aae_tracking_plugins.inject import inject_bytes
+from aae_tracking_plugins.core.engine.inject import inject_bytes
 from tests.html_oracle import browser_view
 from tests.test_engine_properties import OTHER_SNIPPET, SNIPPET, scripting_view
 

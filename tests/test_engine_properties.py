@@ -46,8 +46,7 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 from lxml import etree
 
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import (
+from aae_tracking_plugins.core.engine.inject import (
     MARKER_ATTRIBUTE,
     Snippet,
     inject,
@@ -55,7 +54,8 @@ from aae_tracking_plugins.inject import (
     remove_tracker,
     scan,
 )
-from aae_tracking_plugins.snippet import render_snippet
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_snippet
 from tests.html_oracle import browser_view, xml_safe
 
 # html5lib warns about names it coerces for its lxml tree; that does not matter here.

@@ -1,7 +1,7 @@
-"""The event contract: aae_tracking_plugins/schema/events.schema.json and its readable validation.
+"""The event contract: core/schema/events.schema.json and its readable validation.
 
 Every rule of the contract has a valid and an invalid example here, checked twice: with
-aae_tracking_plugins.contract (the collector's path, whose messages must name the field) and with
+aae_tracking_plugins.core.contract (the collector's path, whose messages name the field) and
 plain ``jsonschema`` against the shipped file (so the schema itself carries the rule).
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from aae_tracking_plugins import config, contract
 from aae_tracking_plugins.collector import EventCollector, validate_event, validate_payload
+from aae_tracking_plugins.core import contract, plan, values
 from tests.conftest import SCHEMA_FILE, schema_problems
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -135,19 +135,19 @@ def test_every_property_and_definition_has_a_description() -> None:
 def test_standard_types_come_from_the_schema_and_agree_with_the_settings() -> None:
     assert tuple(TYPES[:5]) == contract.STANDARD_EVENT_TYPES
     defs = SCHEMA["$defs"]
-    assert tuple(defs["StandardEventType"]["enum"]) == config.STANDARD_EVENTS
-    # the build-time checks of a tracking plan (config.py) and the wire agree on names and props
-    assert defs["CustomEventName"]["pattern"] == f"^{config.EVENT_NAME_PATTERN.pattern}$"
+    assert tuple(defs["StandardEventType"]["enum"]) == plan.STANDARD_EVENTS
+    # the build-time checks of a tracking plan (core/plan.py) and the wire agree on names and props
+    assert defs["CustomEventName"]["pattern"] == f"^{plan.EVENT_NAME_PATTERN.pattern}$"
     custom = defs["CustomEventData"]
     (prop_pattern, prop) = next(iter(custom["patternProperties"].items()))
-    reserved = "|".join(config.RESERVED_PROP_KEYS)
-    assert prop_pattern == f"^(?!(?:{reserved})$){config.PROP_KEY_PATTERN.pattern}$"
-    assert prop["maxLength"] == config.MAX_PROP_TEXT
-    assert set(custom["properties"]) == set(config.RESERVED_PROP_KEYS)
+    reserved = "|".join(plan.RESERVED_PROP_KEYS)
+    assert prop_pattern == f"^(?!(?:{reserved})$){plan.PROP_KEY_PATTERN.pattern}$"
+    assert prop["maxLength"] == plan.MAX_PROP_TEXT
+    assert set(custom["properties"]) == set(plan.RESERVED_PROP_KEYS)
     assert {
         b["then"]["maxProperties"] - 2 - len(b["if"].get("required", [])) for b in custom["allOf"]
-    } == {config.MAX_PROPS}
-    assert defs["Id"]["pattern"] == f"^{config.ID_PATTERN.pattern}$"
+    } == {plan.MAX_PROPS}
+    assert defs["Id"]["pattern"] == f"^{values.ID_PATTERN.pattern}$"
     assert defs["Variant"]["pattern"] == defs["Id"]["pattern"]
 
 

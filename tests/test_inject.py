@@ -6,9 +6,9 @@ import html5lib
 import pytest
 
 from aae_tracking_plugins import EventTracker
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import Snippet, inject, remove_tracker, scan
-from aae_tracking_plugins.snippet import render_snippet
+from aae_tracking_plugins.core.engine.inject import Snippet, inject, remove_tracker, scan
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_snippet
 from tests.html_oracle import browser_view
 
 CONFIG = TrackingConfig("lp_123", "https://api.aae.com", "camp_456")

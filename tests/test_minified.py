@@ -16,9 +16,14 @@ from pathlib import Path
 import pytest
 
 from aae_tracking_plugins import cli
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import find_tracker_tags, inject, inject_bytes, remove_tracker
-from aae_tracking_plugins.snippet import browser_script, render_snippet, script_file
+from aae_tracking_plugins.core.engine.inject import (
+    find_tracker_tags,
+    inject,
+    inject_bytes,
+    remove_tracker,
+)
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import browser_script, render_snippet, script_file
 from tests.html_oracle import browser_view
 from tests.test_cli import FLAGS, run_cli
 

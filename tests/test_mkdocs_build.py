@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aae_tracking_plugins.inject import remove_tracker
+from aae_tracking_plugins.core.engine.inject import remove_tracker
 from tests.sites import (
     MKDOCS_SITE,
     build_mkdocs,

@@ -45,9 +45,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from aae_tracking_plugins.collector import EVENTS_PATH, EventCollector, validate_event
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import MARKER_ATTRIBUTE, inject
-from aae_tracking_plugins.snippet import render_page_marker, render_snippet
+from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE, inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_page_marker, render_snippet
 from tests.sites import run
 from tests.static_server import CHROMIUM_ARGS, StaticServer, StaticSiteHandler
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aae_tracking_plugins.inject import remove_tracker
+from aae_tracking_plugins.core.engine.inject import remove_tracker
 from tests.sites import (
     PELICAN_BIN,
     PELICAN_PYTHON,
@@ -103,7 +103,7 @@ def test_a_file_written_twice_in_one_build_carries_one_tracker(tmp_path: Path) -
     page.write_text("<html><head></head><body>x</body></html>", "utf-8")
     script = f"""
 from pelican.plugins.aae_tracking import register
-from aae_tracking_plugins import pelican_plugin as plugin
+from aae_tracking_plugins.integrations import pelican as plugin
 class FakePelican:
     settings = {{"OUTPUT_PATH": {str(tmp_path)!r},
                 "AAE_TRACKING": {{"landing_page_id": "lp_1", "api_base_url": {API!r}}}}}

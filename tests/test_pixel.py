@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from aae_tracking_plugins.collector import EventCollector
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import inject
-from aae_tracking_plugins.snippet import browser_script, render_snippet
+from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import browser_script, render_snippet
 from tests.sites import one_page_builds
 
 if TYPE_CHECKING:

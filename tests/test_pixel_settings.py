@@ -17,17 +17,18 @@ import pytest
 
 from aae_tracking_plugins import cli
 from aae_tracking_plugins.collector import validate_event
-from aae_tracking_plugins.config import SETTING_NAMES, ConfigError, TrackingConfig
-from aae_tracking_plugins.inject import find_tracker_tags, inject, inject_bytes
-from aae_tracking_plugins.snippet import (
+from aae_tracking_plugins.core.engine.inject import find_tracker_tags, inject, inject_bytes
+from aae_tracking_plugins.core.settings import SETTING_NAMES, TrackingConfig
+from aae_tracking_plugins.core.tags import (
     SCRIPT_DIR,
     browser_script,
     csp_hashes,
     render_page_marker,
     render_snippet,
     script_file,
-    tracker_variant,
+    tracker_build,
 )
+from aae_tracking_plugins.core.values import ConfigError
 from tests.sites import build_mkdocs, build_pelican, run
 from tests.test_collector import make_event
 from tests.test_mkdocs_build import assert_one_clear_error
@@ -132,8 +133,8 @@ def test_overrides_set_change_and_remove_the_pixel() -> None:
 def test_rendering_with_and_without_the_pixel(batch: bool, inline: bool) -> None:
     plain = make(batch=batch, inline_script=inline)
     pixel = make(batch=batch, inline_script=inline, facebook_pixel_id=PIXEL)
-    assert tracker_variant(plain) == ("tracker.batch" if batch else "tracker")
-    assert tracker_variant(pixel) == tracker_variant(plain) + ".pixel"
+    assert tracker_build(plain) == ("tracker.batch" if batch else "tracker")
+    assert tracker_build(pixel) == tracker_build(plain) + ".pixel"
 
     page = inject(PAGE, render_snippet(plain)).html
     assert_pixel(page, None)
@@ -141,9 +142,9 @@ def test_rendering_with_and_without_the_pixel(batch: bool, inline: bool) -> None
     assert_pixel(page, PIXEL)
     tracker = tracker_of(page)
     if inline:
-        assert tracker["text"] == str(browser_script(tracker_variant(pixel)))
+        assert tracker["text"] == str(browser_script(tracker_build(pixel)))
     else:
-        assert tracker["src"] == f"{SCRIPT_DIR}/{script_file(tracker_variant(pixel)).name}"
+        assert tracker["src"] == f"{SCRIPT_DIR}/{script_file(tracker_build(pixel)).name}"
     # The fallback follows the tracker directly, at the end of the body.
     body = render_snippet(pixel).body
     assert body.index('</script><noscript data-aae-tracking="pixel">') > 0

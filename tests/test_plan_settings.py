@@ -20,28 +20,27 @@ from typing import Any
 import pytest
 
 from aae_tracking_plugins import cli
-from aae_tracking_plugins.config import (
+from aae_tracking_plugins.core.plan import (
     MAX_PROPS,
     MAX_RULES,
     PSEUDO_CLASSES,
     RESERVED_PROP_KEYS,
-    SETTING_NAMES,
     STANDARD_EVENTS,
     CheckoutLink,
-    ConfigError,
-    TrackingConfig,
     TrackingRule,
     validate_selector,
 )
-from aae_tracking_plugins.snippet import (
+from aae_tracking_plugins.core.settings import SETTING_NAMES, TrackingConfig
+from aae_tracking_plugins.core.tags import (
     SCRIPT_DIR,
     browser_script,
     csp_hashes,
     render_page_marker,
     render_snippet,
     script_file,
-    tracker_variant,
+    tracker_build,
 )
+from aae_tracking_plugins.core.values import ConfigError
 from tests.sites import build_mkdocs, build_pelican, run
 from tests.test_mkdocs_build import assert_one_clear_error
 from tests.test_mkdocs_build import write_site as write_mkdocs_site
@@ -822,7 +821,7 @@ def test_each_combination_of_build_settings_ships_its_own_build(
         web_vitals=vitals,
         checkout_links=["https://buy.stripe.com/"] if checkout else None,
     )
-    name = tracker_variant(config)
+    name = tracker_build(config)
     script = str(browser_script(name))  # raises if the build is missing
     # Only the builds of sites with checkout links carry the hand-off code (its listeners).
     assert ("dragstart" in script) == checkout, name

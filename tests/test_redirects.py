@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from aae_tracking_plugins import cli
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import (
+from aae_tracking_plugins.core.engine.inject import (
     HEAD_ONLY,
     REDIRECT,
     inject,
@@ -27,7 +26,8 @@ from aae_tracking_plugins.inject import (
     refresh_url,
     scan,
 )
-from aae_tracking_plugins.snippet import render_snippet
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_snippet
 from tests.html_oracle import browser_view
 from tests.test_cli import FLAGS, run_cli
 

@@ -18,13 +18,8 @@ import html5lib
 import pytest
 
 from aae_tracking_plugins import cli
-from aae_tracking_plugins.config import (
-    BOOLEAN_SETTINGS,
-    SETTING_NAMES,
-    ConfigError,
-    TrackingConfig,
-)
-from aae_tracking_plugins.snippet import (
+from aae_tracking_plugins.core.settings import BOOLEAN_SETTINGS, SETTING_NAMES, TrackingConfig
+from aae_tracking_plugins.core.tags import (
     SCRIPT_DIR,
     _render,
     browser_script,
@@ -35,6 +30,7 @@ from aae_tracking_plugins.snippet import (
     script_file,
     write_script_files,
 )
+from aae_tracking_plugins.core.values import ConfigError
 from tests.sites import build_mkdocs, build_pelican, run
 from tests.test_mkdocs_build import assert_one_clear_error
 from tests.test_mkdocs_build import write_site as write_mkdocs_site

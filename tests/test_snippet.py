@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aae_tracking_plugins import ConfigError, EventTracker
-from aae_tracking_plugins.snippet import _render, browser_script, render_purchase_call
+from aae_tracking_plugins.core.tags import _render, browser_script, render_purchase_call
 
 HTML_NS = "{http://www.w3.org/1999/xhtml}"
 HOSTILE = [

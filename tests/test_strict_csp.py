@@ -26,8 +26,8 @@ import pytest
 from lxml import html as lxml_html
 
 from aae_tracking_plugins.collector import EventCollector
-from aae_tracking_plugins.inject import MARKER_ATTRIBUTE
-from aae_tracking_plugins.snippet import SCRIPT_DIR, script_file
+from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE
+from aae_tracking_plugins.core.tags import SCRIPT_DIR, script_file
 from tests.sites import (
     MKDOCS_SITE,
     PELICAN_SITE,

@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 
 from aae_tracking_plugins import cli
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import AMP_PAGE, inject, inject_bytes
-from aae_tracking_plugins.snippet import render_snippet
-from aae_tracking_plugins.verify import script_type_problem, tracker_problem, verify_insertion
+from aae_tracking_plugins.core.engine.inject import AMP_PAGE, inject, inject_bytes
+from aae_tracking_plugins.core.engine.verify import (
+    script_type_problem,
+    tracker_problem,
+    verify_insertion,
+)
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import render_snippet
 from tests.html_oracle import browser_view
 from tests.sites import PELICAN_PYTHON, run
 
@@ -271,7 +275,7 @@ def test_pelican_leaves_an_amp_page_alone_with_a_warning(tmp_path: Path) -> None
     amp = tmp_path / "amp.html"
     amp.write_text(AMP_PAGES[0], "utf-8")
     script = f"""
-from aae_tracking_plugins import pelican_plugin as plugin
+from aae_tracking_plugins.integrations import pelican as plugin
 class FakePelican:
     settings = {{"OUTPUT_PATH": {str(tmp_path)!r},
                 "AAE_TRACKING": {{"landing_page_id": "lp_1", "api_base_url": "https://a.b"}}}}

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from aae_tracking_plugins import snippet
 from aae_tracking_plugins.collector import EventCollector
-from aae_tracking_plugins.config import TrackingConfig
-from aae_tracking_plugins.inject import inject
-from aae_tracking_plugins.snippet import browser_script, render_snippet
+from aae_tracking_plugins.core import tags as snippet
+from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import browser_script, render_snippet
 from tests.sites import one_page_builds
 from tests.test_engagement import QUIET_MS, tabs  # noqa: F401 (the fixture)
 
@@ -241,7 +241,7 @@ def test_builds_without_web_vitals_carry_no_vitals_code(
     serve_dir: Callable[[str | Path], str],
     browser_page: BrowserPage,
 ) -> None:
-    static = Path(snippet.__file__).parent / "static"
+    static = Path(snippet.__file__).parents[1] / "static"
     builds = sorted(path.name.removesuffix(".min.js") for path in static.glob("tracker*.min.js"))
     # Every flag combination (tracker[.batch][.pixel][.vitals]..., scripts/build_js.mjs).
     assert {"tracker", "tracker.vitals"} <= set(builds)

@@ -1,5 +1,5 @@
 """Pelican namespace plugin: ``PLUGINS = ["aae_tracking"]`` loads this module."""
 
-from aae_tracking_plugins.pelican_plugin import register
+from aae_tracking_plugins.integrations.pelican import register
 
 __all__ = ["register"]

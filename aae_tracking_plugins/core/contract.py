@@ -78,12 +78,12 @@ def schema_text() -> str:
     """The schema file's text, exactly as shipped (read once from the installed package).
 
     Returns:
-        The UTF-8 text of ``aae_tracking_plugins/schema/events.schema.json``.
+        The UTF-8 text of ``aae_tracking_plugins/core/schema/events.schema.json``.
 
     Raises:
         OSError: the package was installed without its data file (a broken install).
     """
-    return resources.files("aae_tracking_plugins").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
+    return resources.files("aae_tracking_plugins.core").joinpath(SCHEMA_RESOURCE).read_text("utf-8")
 
 
 def load_schema() -> dict[str, Any]:
@@ -403,7 +403,7 @@ def validate_event(obj: object) -> list[str]:
     Raises:
         Nothing for any input; OSError only when the installed package lacks its schema file.
 
-    The rules are those of ``aae_tracking_plugins/schema/events.schema.json`` (rendered in
+    The rules are those of ``aae_tracking_plugins/core/schema/events.schema.json`` (rendered in
     docs/events.md, "Event reference"), read as this module's docstring says.
     """
     return _problems(_validator("Event").iter_errors(cast(Any, obj)), "event")

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from .config import TrackingConfig
-from .inject import InjectionResult, inject
-from .snippet import render_head_stub, render_purchase_call, render_snippet, render_tracker_tag
+from aae_tracking_plugins.core.engine.inject import InjectionResult, inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import (
+    render_head_stub,
+    render_purchase_call,
+    render_snippet,
+    render_tracker_tag,
+)
 
 logger = logging.getLogger("aae_tracking_plugins")
 

@@ -17,9 +17,15 @@ from typing import Any, NoReturn
 
 import pelican.plugins.signals as signals
 
-from .config import ConfigError, TrackingConfig
-from .inject import inject
-from .snippet import render_snippet, root_for, tracker_variant, write_script_files
+from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.settings import TrackingConfig
+from aae_tracking_plugins.core.tags import (
+    render_snippet,
+    root_for,
+    tracker_build,
+    write_script_files,
+)
+from aae_tracking_plugins.core.values import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +57,7 @@ def _stop_build(error: AaeTrackingError) -> NoReturn:
 class _Build:
     tracking: TrackingConfig
     output_path: str
-    #: The tracker variants whose script files (external mode) are in place for this run
+    #: The tracker builds whose script files (external mode) are in place for this run
     #: (reset on ``finalized``); a page overriding ``facebook_pixel_id`` may need another one.
     files_written: set[str] = field(default_factory=set)
 
@@ -99,8 +105,8 @@ def on_initialized(pelican: Any) -> None:
 
 def _write_files(build: _Build, tracking: TrackingConfig | None = None) -> None:
     tracking = tracking or build.tracking
-    variant = tracker_variant(tracking)
-    if tracking.inline_script or variant in build.files_written:
+    build_name = tracker_build(tracking)
+    if tracking.inline_script or build_name in build.files_written:
         return
     try:
         write_script_files(build.output_path, tracking)
@@ -110,7 +116,7 @@ def _write_files(build: _Build, tracking: TrackingConfig | None = None) -> None:
                 f"aae-tracking: cannot write the script files into {build.output_path}: {exc}"
             )
         )
-    build.files_written.add(variant)
+    build.files_written.add(build_name)
 
 
 def _page_tracking(base: TrackingConfig, context: Mapping[str, Any]) -> TrackingConfig | None:

@@ -18,11 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
-import html
 import importlib
 import json
 import os
-import posixpath
 import re
 import signal
 import stat
@@ -36,34 +34,26 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TextIO, TypeVar
 
-from . import __version__
-from .charset import detect
-from .config import (
-    EVENTS_PATH,
-    SETTING_NAMES,
-    CheckoutLink,
-    ConfigError,
-    TrackingConfig,
-    TrackingRule,
-    validate_bool,
-    validate_checkout_links,
-    validate_pixel_id,
-    validate_rules,
+from aae_tracking_plugins import __version__
+from aae_tracking_plugins.core.audit import (
+    CHECK_STATUSES,
+    DUPLICATE,
+    ERROR,
+    LEFT_ALONE,
+    NOT_PAGE,
+    ON_PURPOSE_REASONS,
+    OUTDATED,
+    TRACKED,
+    UNTRACKED,
+    PageReport,
+    TrackerInfo,
+    audit_page,
 )
-from .inject import (
-    AMP_PAGE,
-    MARKER_ATTRIBUTE,
-    NOT_A_PAGE,
-    REDIRECT,
-    Snippet,
-    find_tracker_tags,
-    inject_bytes,
-    refresh_target,
-    scan,
-)
-from .scanner import Tag, parse_attributes
-from .snippet import PIXEL_IMAGE_URL, csp_hashes, render_snippet, root_for, write_script_files
-from .verify import tracker_problem
+from aae_tracking_plugins.core.engine.inject import Snippet, inject_bytes
+from aae_tracking_plugins.core.plan import CheckoutLink, validate_checkout_links
+from aae_tracking_plugins.core.settings import SETTING_NAMES, TrackingConfig
+from aae_tracking_plugins.core.tags import csp_hashes, render_snippet, root_for, write_script_files
+from aae_tracking_plugins.core.values import ConfigError, validate_bool, validate_pixel_id
 
 PROG = "aae-tracking"
 PAGE_SUFFIXES = (".html", ".htm")
@@ -79,21 +69,7 @@ CONFIG_TABLE = "aae_tracking"
 # Per-file outcomes of ``inject``.
 UPDATED = "updated"
 UP_TO_DATE = "up-to-date"
-LEFT_ALONE = "left-alone"
-NOT_PAGE = "not-a-page"
 FAILED = "failed"
-
-# Per-page statuses of ``check``.
-TRACKED = "tracked"
-OUTDATED = "outdated"
-UNTRACKED = "untracked"
-DUPLICATE = "duplicate"
-ERROR = "error"
-CHECK_STATUSES = (TRACKED, OUTDATED, UNTRACKED, DUPLICATE, LEFT_ALONE, NOT_PAGE, ERROR)
-#: Statuses that make ``check`` exit with 1 (unless the page matches an ``--ignore`` glob).
-FAILING_STATUSES = frozenset({UNTRACKED, DUPLICATE, LEFT_ALONE, ERROR})
-#: Reasons of ``left-alone`` pages that inject leaves alone on purpose: they do not fail.
-ON_PURPOSE_REASONS = frozenset({AMP_PAGE})
 
 #: Settings that are lists of rules or links: only a ``--config`` file can hold them.
 FILE_ONLY_SETTINGS = ("events", "checkout_links")
@@ -534,41 +510,6 @@ def _cmd_inject(args: argparse.Namespace) -> int:
 
 
 @dataclass(frozen=True)
-class TrackerInfo:
-    landing_page_id: str | None
-    campaign_id: str | None
-    endpoint: str | None
-
-    def label(self) -> str:
-        campaign = self.campaign_id or "(no campaign)"
-        return f"{self.landing_page_id or '(no id)'} / {campaign} -> {self.endpoint or '(none)'}"
-
-
-@dataclass(frozen=True)
-class PageReport:
-    path: str
-    status: str
-    trackers: tuple[TrackerInfo, ...] = ()
-    reason: str | None = None
-    ignored: bool = False
-
-    @property
-    def failing(self) -> bool:
-        if self.status == LEFT_ALONE and self.reason in ON_PURPOSE_REASONS:
-            return False
-        return self.status in FAILING_STATUSES and not self.ignored
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "path": self.path,
-            "status": self.status,
-            "trackers": [vars(tracker) for tracker in self.trackers],
-            "reason": self.reason,
-            "ignored": self.ignored,
-        }
-
-
-@dataclass(frozen=True)
 class CheckContext:
     """What ``check`` compares pages with (plain values, so it pickles to workers)."""
 
@@ -579,217 +520,13 @@ def check_context() -> CheckContext:
     return CheckContext(probe=render_snippet(TrackingConfig("aae_check", "https://check.invalid")))
 
 
-def _attribute(attributes: Mapping[str, str], name: str) -> str | None:
-    value = attributes.get(name)
-    return None if value is None else html.unescape(value)
-
-
-def _tag_attributes(raw_tag: str) -> dict[str, str]:
-    """The attributes of a tag's text, values unescaped as a browser reads them."""
-    return {name: html.unescape(value) for name, value in parse_attributes(raw_tag).items()}
-
-
-def _first_tag_attributes(markup: str) -> dict[str, str]:
-    return _tag_attributes(scan(markup).tags[0].raw)
-
-
-def _json_attribute(tracker: Mapping[str, str], name: str) -> object:
-    """The JSON value of the tracker tag's attribute ``name`` (``None`` when it is absent).
-
-    Raises:
-        ValueError: the attribute is not valid JSON (the message names it).
-    """
-    text = tracker.get(name)
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ValueError(f"its tracker tag's {name} is not valid JSON ({exc})") from None
-
-
-def _tag_plan(
-    tracker: Mapping[str, str],
-) -> tuple[tuple[TrackingRule, ...], tuple[CheckoutLink, ...]] | str:
-    """The tracking plan (``data-events``) and the checkout links (``data-checkout``,
-    ``[[prefix, param], ...]``) a tracker tag carries, or why they are not valid."""
-    try:
-        rules = _json_attribute(tracker, "data-events")
-        pairs = _json_attribute(tracker, "data-checkout")
-    except ValueError as exc:
-        return str(exc)
-    if pairs is not None and not (
-        isinstance(pairs, list) and all(isinstance(pair, list) and len(pair) == 2 for pair in pairs)
-    ):
-        return "its tracker tag's data-checkout is not valid (not a list of [prefix, param] pairs)"
-    links = [{"prefix": pair[0], "param": pair[1]} for pair in pairs or []]
-    try:
-        return (
-            validate_rules("data-events", [] if rules is None else rules),
-            validate_checkout_links("data-checkout", links),
-        )
-    except ConfigError as exc:
-        return f"its tracker tag's settings are not valid ({exc})"
-
-
-def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str], ...] | str:
-    """The attributes this version gives the stub and the tracker tag of ``page``, for the
-    settings the page's tracker tag carries (or why those settings are not valid ones).
-
-    Minifiers rewrite how a tag is written (quotes, order, spaces, the script text), never what
-    its attributes say: comparing parsed values recognises our tags after any of them.
-    """
-    endpoint = tracker.get("data-endpoint", "")
-    if not endpoint.endswith(EVENTS_PATH):
-        return f"its tracker tag's data-endpoint {endpoint!r} does not end with {EVENTS_PATH}"
-    plan = _tag_plan(tracker)
-    if isinstance(plan, str):
-        return plan
-    rules, links = plan
-    try:
-        config = TrackingConfig(
-            landing_page_id=tracker.get("data-landing-page-id", ""),
-            api_base_url=endpoint[: -len(EVENTS_PATH)],
-            campaign_id=tracker.get("data-campaign-id"),
-            inline_script="src" not in tracker,
-            track_automation="data-track-automation" in tracker,
-            batch="data-batch" in tracker,
-            facebook_pixel_id=tracker.get("data-facebook-pixel-id"),
-            variant=tracker.get("data-variant"),
-            debug="data-debug" in tracker,
-            # Present means off (the tag only says data-engagement="false"); any other value
-            # then differs from the expected tag, and the page is reported outdated.
-            engagement="data-engagement" not in tracker,
-            web_vitals="data-web-vitals" in tracker,
-            events=rules,
-            checkout_links=links,
-        )
-    except ConfigError as exc:
-        return f"its tracker tag's settings are not valid ({exc})"
-    snippet = render_snippet(config, root_for(page))
-    return _first_tag_attributes(snippet.head), _first_tag_attributes(snippet.body)
-
-
-_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-
-
-def _pixel_image(text: str, tag: Tag, end: int) -> str | None:
-    """The ``src`` of the image in our Pixel ``<noscript>`` (``None`` if it has none)."""
-    image = _IMG_TAG.search(text, tag.end, end)
-    return None if image is None else _tag_attributes(image.group()).get("src")
-
-
-def _pixel_differences(tracker: Mapping[str, str], images: Sequence[str | None]) -> str | None:
-    """How the page's Pixel ``<noscript>`` fallbacks differ from what its tracker tag needs."""
-    pixel_id = tracker.get("data-facebook-pixel-id")
-    if pixel_id is None:
-        if images:
-            return "it has a Pixel <noscript> fallback but its tracker tag has no Pixel id"
-        return None
-    if not images:
-        return "it has no Pixel <noscript> fallback"
-    if len(images) > 1:
-        return f"it has {len(images)} Pixel <noscript> fallbacks"
-    expected = PIXEL_IMAGE_URL.format(pixel_id=pixel_id)
-    if images[0] != expected:
-        return f"its Pixel <noscript> fallback loads {images[0]!r} instead of {expected!r}"
-    return None
-
-
-def _differences(kind: str, found: Mapping[str, str], expected: Mapping[str, str]) -> str | None:
-    """Which attributes of our ``kind`` tag differ from what this version writes, if any."""
-    changes = []
-    for name in sorted(found.keys() | expected.keys()):
-        if name not in found:
-            changes.append(f"{name} missing")
-        elif name not in expected:
-            changes.append(f"{name} not expected")
-        elif name == "src":
-            # The file name holds the script's hash; the path to it depends on how the site
-            # links its root (relative, or an absolute path such as /docs/).
-            if posixpath.basename(found[name]) != posixpath.basename(expected[name]):
-                changes.append(f"src {found[name]!r} instead of {expected[name]!r}")
-        elif found[name] != expected[name]:
-            changes.append(f"{name}={found[name]!r} instead of {expected[name]!r}")
-    if not changes:
-        return None
-    listed = ", ".join(changes)
-    return f"its {kind} tag is not the one of aae-tracking-plugins {__version__} ({listed})"
-
-
 def check_file(root: str, page: str, context: CheckContext) -> PageReport:
     try:
         with open(os.path.join(root, page), "rb") as file:
             data = file.read()
     except OSError as exc:
         return PageReport(page, ERROR, reason=f"could not be read: {_os_error(exc)}")
-    encoding = detect(data)
-    try:
-        text = data.decode(encoding, "surrogateescape")
-    except UnicodeError:  # e.g. a UTF-16 page cut in the middle of a character
-        text = data.decode(encoding, "replace")
-    scanned = scan(text)
-    # Our tags are recognised by their marker attribute, whatever else a minifier changed.
-    trackers: list[dict[str, str]] = []
-    stubs: list[dict[str, str]] = []
-    pixel_images: list[str | None] = []
-    for tag, end in find_tracker_tags(text, scanned):
-        attributes = _tag_attributes(tag.raw)
-        kind = attributes.get(MARKER_ATTRIBUTE)
-        if tag.name == "noscript":
-            pixel_images.append(_pixel_image(text, tag, end))
-        elif kind == "tracker":
-            trackers.append(attributes)
-        elif kind == "stub":
-            stubs.append(attributes)
-    infos = tuple(
-        TrackerInfo(
-            landing_page_id=attributes.get("data-landing-page-id"),
-            campaign_id=attributes.get("data-campaign-id"),
-            endpoint=attributes.get("data-endpoint"),
-        )
-        for attributes in trackers
-    )
-
-    if refresh_target(scanned) is not None:  # a redirect is no visit, tracked or not
-        note = f"; it carries {_plural(len(trackers), 'tracker tag')}" if trackers else ""
-        return PageReport(page, NOT_PAGE, infos, REDIRECT + note)
-    if len(trackers) > 1:
-        ids = ", ".join(info.label() for info in infos)
-        return PageReport(
-            page, DUPLICATE, infos, f"{len(trackers)} tracker tags ({ids}); re-run inject"
-        )
-    if len(trackers) == 1:
-        # Tracked only when the tracker would run: classified from an HTML5 parse.
-        problem = tracker_problem(text)
-        if problem is not None:
-            return PageReport(page, UNTRACKED, infos, problem)
-        expected = _expected_tags(page, trackers[0])
-        notes = []
-        if isinstance(expected, str):
-            notes.append(expected)
-        else:
-            stub_expected, tracker_expected = expected
-            notes.append(_differences("tracker", trackers[0], tracker_expected) or "")
-            notes.append(_pixel_differences(trackers[0], pixel_images) or "")
-            if not stubs:
-                notes.append("it has no queue stub in <head>")
-            notes += [_differences("queue stub", stub, stub_expected) or "" for stub in stubs]
-        notes = [note for note in notes if note]
-        if notes:
-            return PageReport(page, OUTDATED, infos, "; ".join(notes) + "; re-run inject")
-        return PageReport(page, TRACKED, infos)
-
-    try:
-        probe = inject_bytes(data, context.probe)
-    except Exception as exc:  # a bug in one page must not stop the others
-        return PageReport(page, ERROR, reason=f"internal error {type(exc).__name__}: {exc}")
-    if probe.skipped_reason is None:
-        reason = "only a queue stub, no tracker" if stubs else "no tracker"
-        return PageReport(page, UNTRACKED, reason=reason)
-    if probe.skipped_reason in NOT_A_PAGE:
-        return PageReport(page, NOT_PAGE, reason=probe.skipped_reason)
-    return PageReport(page, LEFT_ALONE, reason=probe.skipped_reason)
+    return audit_page(page, data, context.probe)
 
 
 def check_pages(root: str, pages: list[str], context: CheckContext) -> list[PageReport]:

@@ -24,8 +24,8 @@ import html
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from . import charset
-from .scanner import (
+from aae_tracking_plugins.core.engine import charset
+from aae_tracking_plugins.core.engine.scanner import (
     MARKER_ATTRIBUTE,
     ScanResult,
     Tag,
@@ -34,7 +34,7 @@ from .scanner import (
     has_markup,
     scan,
 )
-from .verify import verify_insertion
+from aae_tracking_plugins.core.engine.verify import verify_insertion
 
 __all__ = [
     "AMP_PAGE",

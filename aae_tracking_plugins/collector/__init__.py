@@ -11,8 +11,8 @@ docs/collector-cors.md:
 * :func:`validate_event` checks one event against the wire contract and
   :func:`validate_payload` a whole body (one event or ``{"events": [...]}``);
   both return human-readable problems (empty list when valid).  They are
-  :mod:`aae_tracking_plugins.contract`'s, re-exported: the JSON Schema
-  ``aae_tracking_plugins/schema/events.schema.json`` is the one definition of
+  :mod:`aae_tracking_plugins.core.contract`'s, re-exported: the JSON Schema
+  ``aae_tracking_plugins/core/schema/events.schema.json`` is the one definition of
   every event type (the five standard ones and custom events) and of the batch.
 * :class:`EventCollector` is an HTTP server (stdlib ``ThreadingHTTPServer``) that
   accepts valid events, de-duplicates them by ``event_id``, answers CORS
@@ -67,7 +67,7 @@ from types import FrameType, TracebackType
 from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
-from aae_tracking_plugins.contract import (
+from aae_tracking_plugins.core.contract import (
     STANDARD_EVENT_TYPES,
     event_type_problem,
     validate_event,
@@ -104,7 +104,7 @@ _POLL_SECONDS = 0.5  # serve_forever() checks for shutdown this often when idle
 
 # --------------------------------------------------------------------------- validation
 # validate_event / validate_payload are re-exported from .contract: the JSON Schema shipped in
-# aae_tracking_plugins/schema/events.schema.json is the one definition of the wire contract.
+# aae_tracking_plugins/core/schema/events.schema.json is the one definition of the wire contract.
 
 
 def _is_batch(obj: object) -> bool:

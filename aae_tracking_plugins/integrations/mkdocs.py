@@ -15,15 +15,16 @@ from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 
-from .config import SETTING_NAMES, ConfigError, TrackingConfig
-from .inject import InjectionResult, Snippet, inject, inject_bytes
-from .snippet import (
+from aae_tracking_plugins.core.engine.inject import InjectionResult, Snippet, inject, inject_bytes
+from aae_tracking_plugins.core.settings import SETTING_NAMES, TrackingConfig
+from aae_tracking_plugins.core.tags import (
     render_page_marker,
     render_snippet,
     root_for,
-    tracker_variant,
+    tracker_build,
     write_script_files,
 )
+from aae_tracking_plugins.core.values import ConfigError
 
 # Messages read "aae-tracking: ...", like the errors and the Pelican adapter's messages.
 log = get_plugin_logger("aae-tracking")
@@ -75,9 +76,9 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         #: Where theme templates such as 404.html (served at any depth) find the site root.
         self._site_path = "/"
         self._static_pages: list[File] = []
-        #: The tracker variants whose script files this build wrote (external mode): a page
+        #: The tracker builds whose script files this build wrote (external mode): a page
         #: that overrides ``facebook_pixel_id`` may need another one than the site's.
-        self._variants_written: set[str] = set()
+        self._builds_written: set[str] = set()
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         """Validate the options into a :class:`TrackingConfig` (``None`` with ``enabled: false``).
@@ -128,15 +129,15 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files
     ) -> jinja2.Environment | None:
         # After MkDocs cleaned site_dir, before any page: `mkdocs serve` serves the files too.
-        self._variants_written = set()
+        self._builds_written = set()
         if self.tracking is not None:
             self._write_files(self.tracking, config)
         return env
 
     def _write_files(self, tracking: TrackingConfig, config: MkDocsConfig) -> None:
         """External mode: make sure the script files ``tracking`` loads are in site_dir."""
-        variant = tracker_variant(tracking)
-        if tracking.inline_script or variant in self._variants_written:
+        build_name = tracker_build(tracking)
+        if tracking.inline_script or build_name in self._builds_written:
             return
         try:
             write_script_files(config.site_dir, tracking)
@@ -144,7 +145,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
             raise PluginError(
                 f"aae-tracking: cannot write the script files into {config.site_dir}: {exc}"
             ) from None
-        self._variants_written.add(variant)
+        self._builds_written.add(build_name)
 
     @event_priority(_LAST)
     def on_page_content(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .scanner import MARKER_ATTRIBUTE
+from aae_tracking_plugins.core.engine.scanner import MARKER_ATTRIBUTE
 
 __all__ = [
     "JAVASCRIPT_MIME_TYPES",

@@ -28,8 +28,8 @@ from importlib.resources import files
 import jinja2
 from markupsafe import Markup
 
-from .config import TrackingConfig
-from .inject import MARKER_ATTRIBUTE, Snippet
+from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE, Snippet
+from aae_tracking_plugins.core.settings import TrackingConfig
 
 # Inline script text must never contain these: each would end or re-mode the <script> element.
 _UNSAFE_IN_SCRIPT = re.compile(r"</script|<script|<!--", re.IGNORECASE)
@@ -64,7 +64,7 @@ def browser_script(name: str) -> Markup:
     return Markup(text)
 
 
-def tracker_variant(config: TrackingConfig) -> str:
+def tracker_build(config: TrackingConfig) -> str:
     """The name of the built tracker a page ships: ``"tracker"``, plus ``".batch"`` with
     ``batch``, ``".pixel"`` with ``facebook_pixel_id`` (only those carry Pixel code) and
     ``".vitals"`` with ``web_vitals`` (only those measure Core Web Vitals) and ``".checkout"``
@@ -92,7 +92,7 @@ class ScriptFile:
 
 @cache
 def script_file(script: str) -> ScriptFile:
-    """The file for the built script ``script`` (``"stub"`` or a :func:`tracker_variant`).
+    """The file for the built script ``script`` (``"stub"`` or a :func:`tracker_build`).
 
     Raises ``OSError`` if the package lacks ``static/{script}.min.js``.
     """
@@ -104,7 +104,7 @@ def script_file(script: str) -> ScriptFile:
 
 def script_files(config: TrackingConfig) -> tuple[ScriptFile, ScriptFile]:
     """The stub and tracker files the external mode needs for ``config`` (stub first)."""
-    return script_file("stub"), script_file(tracker_variant(config))
+    return script_file("stub"), script_file(tracker_build(config))
 
 
 def write_script_files(site_root: str | os.PathLike[str], config: TrackingConfig) -> list[str]:
@@ -148,11 +148,11 @@ def csp_hashes(config: TrackingConfig) -> list[tuple[str, str]]:
     The hash covers the exact script text of the tags :func:`render_snippet` renders, as a
     browser computes it for a Content-Security-Policy ``script-src`` source (CSP Level 3,
     "hash-source"). Ids and URLs live in attributes, so only the settings that choose another
-    tracker build (:func:`tracker_variant`: ``batch``, whether a ``facebook_pixel_id`` is set,
+    tracker build (:func:`tracker_build`: ``batch``, whether a ``facebook_pixel_id`` is set,
     ``web_vitals``, whether ``checkout_links`` are set) change the hashes.
     """
     hashes = []
-    for script in ("stub", tracker_variant(config)):
+    for script in ("stub", tracker_build(config)):
         digest = hashlib.sha256(str(browser_script(script)).encode("utf-8")).digest()
         hashes.append((script, "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"))
     return hashes
@@ -184,7 +184,7 @@ def render_head_stub(config: TrackingConfig | None = None, root: str = "") -> st
 @lru_cache(maxsize=256)  # one render per distinct config (and depth), not one per page
 def render_tracker_tag(config: TrackingConfig, root: str = "") -> str:
     """The tracker tag, ``config`` in its ``data-*`` attributes (see :func:`render_head_stub`)."""
-    variant = tracker_variant(config)
+    variant = tracker_build(config)
     if config.inline_script:
         return _render(
             "tracker_tag.html.j2", config=config, tracker_js=browser_script(variant), src=None

@@ -1,0 +1,9 @@
+"""``python -m aae_tracking_plugins.collector``: the local development collector."""
+
+from __future__ import annotations
+
+import sys
+
+from aae_tracking_plugins.collector import main
+
+sys.exit(main())
