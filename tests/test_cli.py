@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from aae_tracking_plugins import __version__, cli
+from aae_tracking_plugins.cli import pool
 from aae_tracking_plugins.core.engine.charset import detect
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import browser_script, render_snippet
@@ -449,7 +450,7 @@ class SpyPool(ProcessPoolExecutor):
 def test_worker_processes_only_for_large_trees(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "ProcessPoolExecutor", SpyPool)
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", SpyPool)
     SpyPool.created.clear()
     small, large = tmp_path / "small", tmp_path / "large"
     generated_site(small, cli.PARALLEL_THRESHOLD)
@@ -470,7 +471,7 @@ def test_progress_lines_when_not_a_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     generated_site(tmp_path, 5)
-    monkeypatch.setattr(cli, "PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(pool, "PROGRESS_INTERVAL", 0.0)
 
     assert cli.main(["inject", str(tmp_path), "--jobs", "1", *FLAGS]) == 0
     err = capsys.readouterr().err
@@ -491,7 +492,7 @@ def test_progress_line_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
         def isatty(self) -> bool:
             return True
 
-    monkeypatch.setattr(cli, "TTY_REFRESH", 0.0)
+    monkeypatch.setattr(pool, "TTY_REFRESH", 0.0)
     stream = Terminal()
     progress = cli.Progress(5000, enabled=True, stream=stream)
     progress.update(1234)

@@ -158,8 +158,8 @@ def csp_hashes(config: TrackingConfig) -> list[tuple[str, str]]:
     return hashes
 
 
-def _render(template: str, **values: object) -> str:
-    return _environment().get_template(template).render(marker=MARKER_ATTRIBUTE, **values)
+def _render(template: str, *, xml: bool = False, **values: object) -> str:
+    return _environment().get_template(template).render(marker=MARKER_ATTRIBUTE, xml=xml, **values)
 
 
 def _external(script: str, root: str) -> dict[str, object]:
@@ -169,27 +169,57 @@ def _external(script: str, root: str) -> dict[str, object]:
     return {"src": f"{root}{SCRIPT_DIR}/{file.name}", "integrity": file.integrity}
 
 
+def xml_script_text(script: str) -> Markup:
+    """The text of an inline script as an XML document (XHTML) must carry it.
+
+    ``<`` and ``&`` are plain characters inside a CDATA section (XML 1.0, section 2.7), and the
+    ``/*...*/`` around the CDATA markers keeps the text valid JavaScript if the same file is
+    ever served as ``text/html``, whose parser keeps the markers as script text.
+
+    Args:
+        script: the script text, as :func:`browser_script` returns it.
+
+    Returns:
+        ``/*<![CDATA[*/`` + ``script`` + ``/*]]>*/``.
+
+    Raises:
+        ValueError: ``script`` contains ``]]>``, which would end the CDATA section early.
+    """
+    if "]]>" in script:
+        raise ValueError("the script contains ']]>', which cannot be written in a CDATA section")
+    return Markup(f"/*<![CDATA[*/{script}/*]]>*/")
+
+
+def _script_text(name: str, xml: bool) -> Markup:
+    text = browser_script(name)
+    return xml_script_text(text) if xml else text
+
+
 @lru_cache(maxsize=256)
-def render_head_stub(config: TrackingConfig | None = None, root: str = "") -> str:
+def render_head_stub(
+    config: TrackingConfig | None = None, root: str = "", *, xml: bool = False
+) -> str:
     """The ``<head>`` stub tag: inline, or (``config.inline_script`` false) loaded from ``root``.
 
     ``root`` is the URL from the page to the site root (:func:`root_for`, or an absolute path
-    such as ``"/docs/"``); it only matters in the external mode.
+    such as ``"/docs/"``); it only matters in the external mode. ``xml``: written for an XML
+    document (the inline text in a CDATA section, see :func:`xml_script_text`).
     """
     if config is None or config.inline_script:
-        return _render("head_stub.html.j2", stub_js=browser_script("stub"), src=None)
-    return _render("head_stub.html.j2", stub_js="", **_external("stub", root))
+        return _render("head_stub.html.j2", xml=xml, stub_js=_script_text("stub", xml), src=None)
+    return _render("head_stub.html.j2", xml=xml, stub_js="", **_external("stub", root))
 
 
 @lru_cache(maxsize=256)  # one render per distinct config (and depth), not one per page
-def render_tracker_tag(config: TrackingConfig, root: str = "") -> str:
-    """The tracker tag, ``config`` in its ``data-*`` attributes (see :func:`render_head_stub`)."""
+def render_tracker_tag(config: TrackingConfig, root: str = "", *, xml: bool = False) -> str:
+    """The tracker tag, ``config`` in its ``data-*`` attributes (see :func:`render_head_stub`;
+    with ``xml`` the external mode writes ``defer="defer"``, as XML has no bare attributes)."""
     variant = tracker_build(config)
     if config.inline_script:
-        return _render(
-            "tracker_tag.html.j2", config=config, tracker_js=browser_script(variant), src=None
-        )
-    return _render("tracker_tag.html.j2", config=config, tracker_js="", **_external(variant, root))
+        script = _script_text(variant, xml)
+        return _render("tracker_tag.html.j2", xml=xml, config=config, tracker_js=script, src=None)
+    external = _external(variant, root)
+    return _render("tracker_tag.html.j2", xml=xml, config=config, tracker_js="", **external)
 
 
 @lru_cache(maxsize=256)
@@ -209,6 +239,22 @@ def render_snippet(config: TrackingConfig, root: str = "") -> Snippet:
     """
     body = render_tracker_tag(config, root) + render_pixel_noscript(config)
     return Snippet(head=render_head_stub(config, root), body=body)
+
+
+def render_xml_snippet(config: TrackingConfig, root: str = "") -> Snippet:
+    """Both tags for an XML document (XHTML served as ``application/xhtml+xml``).
+
+    The same tags as :func:`render_snippet`, written as well-formed XML: quoted attributes,
+    ``defer="defer"``, inline text in a CDATA section (:func:`xml_script_text`). There is no
+    Pixel ``<noscript>`` fallback: ``noscript`` has no effect in XML documents, so its image would
+    load for every visitor (HTML standard, 4.12.2 "The noscript element": "must not be used in
+    XML documents").
+
+    Raises:
+        ValueError: a built script contains ``]]>`` (see :func:`xml_script_text`).
+    """
+    body = render_tracker_tag(config, root, xml=True)
+    return Snippet(head=render_head_stub(config, root, xml=True), body=body)
 
 
 def render_page_marker(config: TrackingConfig | None) -> str:
