@@ -88,9 +88,9 @@ def _read(path: str) -> tuple[bytes, os.stat_result]:
         return file.read(), os.fstat(file.fileno())
 
 
-def _stale_copies(root: str, page: str, data: bytes) -> list[tuple[str, bytes]] | str:
+def _stale_copies(root: str, page: str, data: bytes) -> list[tuple[str, bytes]] | InjectOutcome:
     """``(path, new bytes)`` for each precompressed copy of ``page`` that does not hold ``data``,
-    or why they cannot be brought up to date (nothing is written then)."""
+    or the outcome when they cannot be brought up to date (nothing is written then)."""
     stale = []
     for copy in copies_of(root, page):
         suffix = copy[copy.rindex(".") :]
@@ -98,9 +98,14 @@ def _stale_copies(root: str, page: str, data: bytes) -> list[tuple[str, bytes]] 
         try:
             held = decompress(suffix, _read(path)[0])
         except MissingCodecError as exc:
-            return f"its precompressed copy {copy_name(copy)} cannot be rewritten: {exc}"
+            reason = f"its precompressed copy {copy_name(copy)} cannot be rewritten: {exc}"
+            return InjectOutcome(page, LEFT_ALONE, reason)
         except OSError as exc:
-            return f"its precompressed copy {copy_name(copy)} could not be read: {os_error(exc)}"
+            reason = (
+                f"was left as it was: its precompressed copy {copy_name(copy)} could not be "
+                f"read: {os_error(exc)}"
+            )
+            return InjectOutcome(page, FAILED, reason)
         except ValueError:
             held = None  # not valid in its format: rewritten like a stale copy
         if held != data:
@@ -172,8 +177,8 @@ def inject_file(root: str, page: str, snippet: Snippet) -> InjectOutcome:
     if skipped is not None:
         return InjectOutcome(page, LEFT_ALONE if warning else NOT_PAGE, skipped)
     copies = _stale_copies(root, page, data)
-    if isinstance(copies, str):
-        return InjectOutcome(page, LEFT_ALONE, copies)
+    if isinstance(copies, InjectOutcome):
+        return copies
     files = ([(path, data)] if data != original else []) + copies
     failure = _write_all(files)
     if failure is not None:

@@ -93,9 +93,17 @@ def config_option(help_text: str) -> Decorator[Any]:
     return click.option("--config", metavar="FILE", help=help_text)
 
 
+class _Switch(click.Option):
+    """An on/off option whose help lists ``--NAME, --no-NAME`` (as the tool always did)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        return None if record is None else (record[0].replace(" / ", ", "), record[1])
+
+
 def switch(name: str, help_text: str) -> Decorator[Any]:
     """``--NAME/--no-NAME``, ``None`` when neither is given (a config file's value stands)."""
-    return click.option(f"--{name}/--no-{name}", default=None, help=help_text)
+    return click.option(f"--{name}/--no-{name}", cls=_Switch, default=None, help=help_text)
 
 
 def value_option(name: str, metavar: str, help_text: str) -> Decorator[Any]:

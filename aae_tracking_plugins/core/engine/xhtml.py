@@ -122,8 +122,10 @@ def _encoding(data: bytes) -> str:
     declaration's ``encoding``, else UTF-8."""
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+    if data.startswith(codecs.BOM_UTF16_LE):  # the mark stays in the text, as U+FEFF
+        return "utf-16-le"
+    if data.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16-be"
     declared = _XML_DECLARED_ENCODING.match(data)
     if declared is None:
         return "utf-8"
@@ -165,7 +167,7 @@ def _verify(output: bytes, snippet: Snippet) -> str | None:
     if body is None or body.tag != _BODY or body.getparent() is not root or body[-1] is not tracker:
         return "the XML parser does not see the tracker as the last child of <body>"
     for element, (attributes, text) in zip(found, _expected(snippet), strict=True):
-        if element.tag != _SCRIPT or len(element) or element.tail:
+        if element.tag != _SCRIPT or len(element):
             return "the XML parser does not see the inserted scripts as XHTML <script> elements"
         if dict(element.attrib) != attributes or element.text != text:
             return "the XML parser does not see the inserted scripts intact"
