@@ -35,7 +35,7 @@ from aae_tracking_plugins.cli.config_file import read_config_file, tracking_conf
 from aae_tracking_plugins.cli.csp_cmd import csp_hashes_command
 from aae_tracking_plugins.cli.inject_cmd import inject_command, inject_summary
 from aae_tracking_plugins.cli.inject_work import InjectOutcome, inject_file, inject_pages
-from aae_tracking_plugins.cli.options import PlainUsageError, verbatim
+from aae_tracking_plugins.cli.options import PlainUsageError, RawEpilog, verbatim
 from aae_tracking_plugins.cli.output import PROG, UsageError, one_line
 from aae_tracking_plugins.cli.pool import PARALLEL_THRESHOLD, Progress, process_pages
 from aae_tracking_plugins.cli.site_files import SiteFiles, find_site_files
@@ -98,7 +98,7 @@ Exit status: 0 ok, 1 a file could not be read/written or check found problems, 2
 """
 
 
-class _Group(click.Group):
+class _Group(RawEpilog, click.Group):
     """The ``aae-tracking`` command group: an unknown command is a one-line usage error."""
 
     def resolve_command(
@@ -120,7 +120,7 @@ class _Group(click.Group):
     PROG,
     cls=_Group,
     help=verbatim(DESCRIPTION),
-    epilog=verbatim(EPILOG),
+    epilog=EPILOG,
     invoke_without_command=True,
     no_args_is_help=False,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -154,7 +154,7 @@ def _print_check(
     cls=Command,
     help=verbatim(DESCRIPTION),
     short_help="report which pages are tracked (exit status 1 if some are not)",
-    epilog=verbatim(EPILOG),
+    epilog=EPILOG,
 )
 @site_dir_argument()
 @click.option(

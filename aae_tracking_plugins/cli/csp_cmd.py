@@ -79,7 +79,7 @@ def _file_settings(config: str | None) -> dict[str, object]:
     cls=Command,
     help=verbatim(DESCRIPTION),
     short_help="print the Content-Security-Policy hashes of the inline scripts",
-    epilog=verbatim(EPILOG),
+    epilog=EPILOG,
 )
 @batch_option("hashes for the batch tracker (default: the batch setting of --config, else off)")
 @pixel_option(

@@ -133,7 +133,7 @@ def _report(outcomes: Sequence[InjectOutcome], files: SiteFiles, root: str, quie
     cls=Command,
     help=verbatim(DESCRIPTION),
     short_help="add the tracker to every HTML page of a built site (in place)",
-    epilog=verbatim(EPILOG),
+    epilog=EPILOG,
 )
 @site_dir_argument()
 @value_option("landing-page-id", "ID", "landing page id sent with every event (required)")

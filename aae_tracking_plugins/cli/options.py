@@ -23,6 +23,7 @@ class SiteDirectory(click.types.StringParamType):
     name = "directory"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        """``value`` as a path; raises :class:`PlainUsageError` when it is no directory."""
         path: str = os.fspath(value)
         if not os.path.exists(path):
             raise PlainUsageError(
@@ -41,6 +42,7 @@ class WholeNumber(click.IntRange):
         self.minimum = minimum
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """``value`` as an int; raises ``click.BadParameter`` for text or a smaller number."""
         try:
             number: int = super().convert(value, param, ctx)
         except click.BadParameter:
@@ -48,7 +50,19 @@ class WholeNumber(click.IntRange):
         return number
 
 
-class Command(click.Command):
+class RawEpilog:
+    """Print the epilog as written, from the first column (its examples are meant to be copied:
+    the config file example is valid TOML as it stands)."""
+
+    epilog: str | None
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog:
+            formatter.write_paragraph()
+            formatter.write(self.epilog.rstrip("\n") + "\n")
+
+
+class Command(RawEpilog, click.Command):
     """A command that reports leftover arguments as ``unrecognized arguments: ...``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -42,6 +42,7 @@ class Progress:
         return f"[ {done:>{len(str(self.total))}}/{self.total}] pages"
 
     def update(self, done: int) -> None:
+        """Show that ``done`` pages of :attr:`total` are finished (if it is time to redraw)."""
         if not self.enabled:
             return
         now = time.monotonic()
