@@ -117,6 +117,48 @@ plugin.on_content_written({str(page)!r}, context=context)
     assert len(tracker_tags(page)) == 1
 
 
+@pytest.mark.parametrize(
+    ("page", "encoding"),
+    [
+        # a page a plugin before ours re-encoded: its bytes stay windows-1252
+        (
+            '<html><head><meta charset="windows-1252"></head><body>Caf\u00e9 \u20ac5</body></html>',
+            "cp1252",
+        ),
+        # a stray byte a minifier left: not UTF-8, and no traceback for it
+        ("<html><head></head><body>x \udcff y</body></html>", "utf-8"),
+    ],
+    ids=["windows-1252", "stray-byte"],
+)
+def test_pages_are_read_as_bytes_in_their_own_encoding(
+    tmp_path: Path, page: str, encoding: str
+) -> None:
+    """The Pelican path reads bytes like the MkDocs one: every original byte stays, plus tags."""
+    path = tmp_path / "page.html"
+    original = page.encode(encoding, "surrogateescape")
+    path.write_bytes(original)
+    script = f"""
+from pelican.plugins.aae_tracking import register
+from aae_tracking_plugins.integrations import pelican as plugin
+class FakePelican:
+    settings = {{"OUTPUT_PATH": {str(tmp_path)!r},
+                "AAE_TRACKING": {{"landing_page_id": "lp_1", "api_base_url": {API!r}}}}}
+plugin.on_initialized(FakePelican())
+plugin.on_content_written({str(path)!r}, context=dict(FakePelican.settings))
+"""
+    result = run([PELICAN_PYTHON, "-c", script], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = path.read_bytes()
+    assert len(tracker_tags(path)) == 1
+    assert b"data-aae-tracking" in written
+    # what is left once our two tags are cut out is the original, byte for byte
+    head_tag = written.index(b"<script data-aae-tracking")
+    head_end = written.index(b"</script>", head_tag) + len(b"</script>")
+    body_tag = written.index(b"<script data-aae-tracking", head_end)
+    body_end = written.index(b"</script>", body_tag) + len(b"</script>")
+    assert written[:head_tag] + written[head_end:body_tag] + written[body_end:] == original
+
+
 def write_site(tmp_path: Path, settings: str, pages: dict[str, str] | None = None) -> Path:
     source = tmp_path / "src"
     (source / "content").mkdir(parents=True)

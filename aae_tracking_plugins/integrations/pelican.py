@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import pelican.plugins.signals as signals
 
-from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.engine.inject import inject_bytes
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import (
     render_snippet,
@@ -166,16 +166,18 @@ def on_content_written(path: str, context: Mapping[str, Any] | None = None) -> N
     if tracking is None:
         return
     _write_files(build, tracking)
+    # Bytes in, bytes out, in the page's own encoding: Pelican writes UTF-8, but a plugin that ran
+    # before us (a minifier, a re-encoder) may have left another charset or stray bytes.
     with open(path, "rb") as handle:
-        original = handle.read().decode("utf-8")
+        original = handle.read()
     root = root_for(os.path.relpath(os.path.realpath(path), build.output_path))
-    result = inject(original, render_snippet(tracking, root))
+    result = inject_bytes(original, render_snippet(tracking, root))
     if result.skipped_reason is not None:
         if result.worth_a_warning:
             logger.warning("aae-tracking: %s left untracked: %s", path, result.skipped_reason)
         return
     with open(path, "wb") as handle:
-        handle.write(result.html.encode("utf-8"))
+        handle.write(result.data)
 
 
 def on_finalized(pelican: Any) -> None:
