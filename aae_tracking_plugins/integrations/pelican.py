@@ -87,6 +87,11 @@ def read_settings(settings: Mapping[str, Any]) -> TrackingConfig | None:
 
 
 def on_initialized(pelican: Any) -> None:
+    """Read ``AAE_TRACKING`` once per build (the ``initialized`` signal), keyed by output path.
+
+    Not set: a warning, and pages stay untracked. Invalid: the build stops with one line that
+    names the setting (``AAE_TRACKING['campaign_id']: ...``), raised as ``SystemExit``.
+    """
     try:
         tracking = read_settings(pelican.settings)
     except AaeTrackingError as error:
@@ -154,6 +159,12 @@ def _page_tracking(base: TrackingConfig, context: Mapping[str, Any]) -> Tracking
 
 
 def on_content_written(path: str, context: Mapping[str, Any] | None = None) -> None:
+    """Insert the tags into the ``.html``/``.htm`` file Pelican just wrote at ``path``.
+
+    The file is read and written as bytes in its own encoding; a page the engine leaves alone
+    is not rewritten (a warning says why). Invalid page metadata stops the build with one line
+    naming the file (``SystemExit``).
+    """
     if not path.lower().endswith((".html", ".htm")) or context is None:
         return
     build = _builds.get(_output_key(context))
@@ -191,6 +202,7 @@ def on_finalized(pelican: Any) -> None:
 
 
 def register() -> None:
+    """Pelican's plugin entry point: connect the three signal handlers of this module."""
     signals.initialized.connect(on_initialized)
     signals.content_written.connect(on_content_written)
     signals.finalized.connect(on_finalized)
