@@ -55,8 +55,10 @@ fi
 # --locked: fail (instead of re-resolving) when pyproject.toml and uv.lock disagree; `make lock`
 # after changing a dependency fixes that. uv skips whatever is already installed and up to date.
 sync() {
-  $UV sync --locked "$@" 2>&1 | { grep -v -E '^ *Download(ing|ed) ' || true; } | sed 's/^/  /'
-  if [ "${PIPESTATUS[0]}" != 0 ]; then
+  local status=0
+  $UV sync --locked "$@" 2>&1 | { grep -v -E '^ *Download(ing|ed) ' || true; } | sed 's/^/  /' ||
+    status=$?
+  if [ $status != 0 ]; then
     echo "setup: uv sync failed (above); if a dependency changed in pyproject.toml, run \`make lock\`" >&2
     exit 1
   fi
