@@ -48,6 +48,8 @@ fi
 # The interpreter is $PYTHON, never one uv downloads. The system's trust store lets uv pass a
 # TLS-intercepting proxy (as on CI), like pip does with its configured certificate.
 export UV_PYTHON="$PYTHON" UV_PYTHON_DOWNLOADS=never UV_SYSTEM_CERTS=${UV_SYSTEM_CERTS:-1}
+# Each sync names its environment; an activated one must not stand in for it.
+unset VIRTUAL_ENV
 if ((${#relock[@]})); then
   echo "setup: uv ${relock[*]}"
   $UV "${relock[@]}"
