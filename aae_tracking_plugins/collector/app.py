@@ -124,7 +124,14 @@ class EventCollector:
         """
         if self._server is not None:
             raise RuntimeError("collector already started")
-        endpoint = Endpoint(self._record, self._faults, lambda: self.keep_alive, self._store)
+        # Both read at request time: tests change keep_alive while the collector runs, and the
+        # suite's conftest wraps EventCollector._store to check every stored event.
+        endpoint = Endpoint(
+            self._record,
+            self._faults,
+            keep_alive=lambda: self.keep_alive,
+            store=lambda events, attempt: self._store(events, attempt),
+        )
         server = CollectorServer((self.host, self.port), endpoint)
         self._server = server
         self.port = int(server.server_address[1])
