@@ -3,10 +3,16 @@ VENV := .venv
 PYTEST_ARGS ?= -n 2
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup demo test test-fast lint typecheck js clean
+.PHONY: setup lock demo test test-fast lint typecheck js clean
 
+# .venv and .venv-pelican from uv.lock, npm's tools from package-lock.json (scripts/setup.sh).
 setup:
 	bash scripts/setup.sh
+
+# After changing a dependency in pyproject.toml: re-lock, then set up from the new lock. To move a
+# pin without changing pyproject.toml: `make lock LOCK_ARGS="--upgrade-package ruff"`.
+lock:
+	bash scripts/setup.sh --lock $(LOCK_ARGS)
 
 demo: setup
 	$(VENV)/bin/python scripts/demo.py
@@ -33,4 +39,4 @@ js: setup
 	npm run --silent build
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache sample_sites/mkdocs/site sample_sites/pelican/output
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache sample_sites/mkdocs/site sample_sites/pelican/output

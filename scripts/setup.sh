@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Install everything the demo and the test suite need, on a fresh Debian machine (root) or again
-# on a machine that already has it (each step is skipped when already done).
+# on a machine that already has it (each step is skipped when already done: seconds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
+# `setup.sh --lock [uv lock options]` (`make lock`) re-locks first: after a dependency changed in
+# pyproject.toml, or with --upgrade-package NAME to move one pin (docs/install.md).
+relock=()
+if [ "${1:-}" = --lock ]; then
+  shift
+  relock=(lock "$@")
+fi
 
 # System packages: Chromium for the browser tests, Node.js + npm for the tracker's lint and build,
 # Firefox ESR and WebKitGTK (WebKitWebDriver, the MiniBrowser of libwebkit2gtk-4.1-0, on Xvfb) for
@@ -28,32 +35,45 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-pip_quiet() { "$@" 2>&1 | grep -v '^WARNING: Location' || true; test "${PIPESTATUS[0]}" = 0; }
-
-# Main environment: the package (editable) with MkDocs, mkdocs-material and the test tools.
-if [ ! -x .venv/bin/python ]; then "$PYTHON" -m venv .venv; fi
-stamp=.venv/.aae-setup
-if [ ! -f $stamp ] || [ pyproject.toml -nt $stamp ]; then
-  echo "setup: installing the main environment (.venv)"
-  pip_quiet .venv/bin/pip install -q --upgrade pip
-  pip_quiet .venv/bin/pip install -q hatchling editables mkdocs-material
-  pip_quiet .venv/bin/pip install -q --no-build-isolation -e ".[mkdocs,dev]"
-  touch $stamp
+# Python: two environments, both installed from uv.lock (see [tool.uv] in pyproject.toml). uv
+# itself is pinned here and bootstrapped with pip into a small tools venv.
+UV_VERSION=0.13.9
+UV=.venv-tools/bin/uv
+if [ "$($UV --version 2>/dev/null | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  echo "setup: installing uv $UV_VERSION (.venv-tools)"
+  "$PYTHON" -m venv --clear .venv-tools
+  .venv-tools/bin/pip install -q --disable-pip-version-check "uv==$UV_VERSION" 2>&1 |
+    { grep -v '^WARNING: Location' || true; }
 fi
-
-# Pelican environment, kept apart: pelican pins pygments<2.20, mkdocs-material needs >=2.20.
-# The package is installed as a wheel (not editable) so Pelican finds pelican.plugins.aae_tracking
-# exactly as it would for a user; it is reinstalled every time so it matches the working tree.
-if [ ! -x .venv-pelican/bin/python ]; then "$PYTHON" -m venv .venv-pelican; fi
-stamp=.venv-pelican/.aae-setup
-if [ ! -f $stamp ] || [ pyproject.toml -nt $stamp ]; then
-  echo "setup: installing the Pelican environment (.venv-pelican)"
-  pip_quiet .venv-pelican/bin/pip install -q --upgrade pip
-  pip_quiet .venv-pelican/bin/pip install -q hatchling editables
-  pip_quiet .venv-pelican/bin/pip install -q --no-build-isolation ".[pelican]"
-  touch $stamp
+# The interpreter is $PYTHON, never one uv downloads. The system's trust store lets uv pass a
+# TLS-intercepting proxy (as on CI), like pip does with its configured certificate.
+export UV_PYTHON="$PYTHON" UV_PYTHON_DOWNLOADS=never UV_SYSTEM_CERTS=${UV_SYSTEM_CERTS:-1}
+# Each sync names its environment; an activated one must not stand in for it.
+unset VIRTUAL_ENV
+if ((${#relock[@]})); then
+  echo "setup: uv ${relock[*]}"
+  $UV "${relock[@]}"
 fi
-pip_quiet .venv-pelican/bin/pip install -q --no-deps --no-build-isolation --force-reinstall .
+# --locked: fail (instead of re-resolving) when pyproject.toml and uv.lock disagree; `make lock`
+# after changing a dependency fixes that. uv skips whatever is already installed and up to date.
+sync() {
+  local status=0
+  $UV sync --locked "$@" 2>&1 | { grep -v -E '^ *Download(ing|ed) ' || true; } | sed 's/^/  /' ||
+    status=$?
+  if [ $status != 0 ]; then
+    echo "setup: uv sync failed (above); if a dependency changed in pyproject.toml, run \`make lock\`" >&2
+    exit 1
+  fi
+}
+
+# Main environment: the package (editable), MkDocs, mkdocs-material and the test and lint tools.
+echo "setup: .venv (MkDocs, Material, test and lint tools) from uv.lock"
+UV_PROJECT_ENVIRONMENT=.venv sync --extra mkdocs
+# Pelican environment, kept apart: pelican pins pygments<2.20, mkdocs-material needs >=2.20. The
+# package is a wheel (not editable) so Pelican finds pelican.plugins.aae_tracking as it would for
+# a user; uv rebuilds it whenever a package file changed (cache-keys in pyproject.toml).
+echo "setup: .venv-pelican (Pelican) from uv.lock"
+UV_PROJECT_ENVIRONMENT=.venv-pelican sync --extra pelican --no-default-groups --no-editable
 
 # Tracker toolchain (eslint, terser) and puppeteer-core (drives Firefox), pinned by package-lock.json.
 if [ -f package-lock.json ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; }; then

@@ -41,6 +41,90 @@ def run(
     )
 
 
+#: The first lines of a test site's pelicanconf.py (the plugin loaded by its namespace name).
+SETTINGS_HEAD = 'PATH = "content"\nRELATIVE_URLS = True\nPLUGINS = ["aae_tracking"]\n'
+
+
+def write_mkdocs_site(
+    tmp_path: Path, plugin_options: str, pages: dict[str, str] | None = None
+) -> Path:
+    """A MkDocs source tree in ``tmp_path/src``: ``plugin_options`` are the plugin's indented
+    mkdocs.yml lines, ``pages`` maps docs/ file names to Markdown (one home page by default)."""
+    source = tmp_path / "src"
+    (source / "docs").mkdir(parents=True)
+    (source / "mkdocs.yml").write_text(
+        f"site_name: T\nplugins:\n  - aae-tracking:\n{plugin_options}", "utf-8"
+    )
+    for name, text in (pages or {"index.md": "# Home\n"}).items():
+        (source / "docs" / name).write_text(text, "utf-8")
+    return source
+
+
+def write_pelican_site(tmp_path: Path, settings: str, pages: dict[str, str] | None = None) -> Path:
+    """A Pelican source tree in ``tmp_path/src``: ``settings`` is pelicanconf.py's text (start it
+    with :data:`SETTINGS_HEAD`), ``pages`` maps content/ file names to Markdown."""
+    source = tmp_path / "src"
+    (source / "content").mkdir(parents=True)
+    (source / "pelicanconf.py").write_text(settings, "utf-8")
+    for name, text in (pages or {"hello.md": "Title: Hello\nDate: 2026-01-01\n\nHi\n"}).items():
+        (source / "content" / name).write_text(text, "utf-8")
+    return source
+
+
+def build_instant_material_site(
+    tmp_path: Path,
+    api: str,
+    serve: Callable[[Path], str],
+    plugin_options: str,
+    pages: dict[str, str],
+    extra_yaml: str = "",
+) -> str:
+    """Build a Material site with instant navigation into ``tmp_path/site``; return its base URL.
+
+    The output directory is served before the build: Material's instant navigation only follows
+    URLs of the sitemap, which is built from ``site_url``. ``plugin_options`` are the plugin's
+    indented mkdocs.yml lines, ``extra_yaml`` more top-level mkdocs.yml lines (e.g. ``nav``).
+    Fails the test if the build fails.
+    """
+    dest = tmp_path / "site"
+    dest.mkdir()
+    base = serve(dest)
+    source = write_mkdocs_site(tmp_path, plugin_options, pages)
+    with (source / "mkdocs.yml").open("a", encoding="utf-8") as config:
+        config.write(
+            f"site_url: {base}/\nmarkdown_extensions: [attr_list]\n"
+            "theme:\n  name: material\n  font: false\n  features: [navigation.instant]\n"
+            + extra_yaml
+        )
+    result = build_mkdocs(source, dest, api)
+    assert result.returncode == 0, result.stderr
+    return base
+
+
+def assert_one_clear_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
+    """The one ERROR line a failed MkDocs build printed for aae-tracking (no traceback)."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    # MkDocs may add its own context line ("Error building page 'index.md':"); ours is one line.
+    errors = [line for line in result.stderr.splitlines() if "aae-tracking" in line]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("ERROR"), errors[0]
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+def assert_one_clear_line(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """A failed Pelican build printed exactly one aae-tracking line, holding ``fragments``."""
+    assert result.returncode != 0
+    output = result.stderr + result.stdout
+    assert "Traceback" not in output
+    lines = [line for line in output.splitlines() if "aae-tracking" in line]
+    assert len(lines) == 1, output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
 def build_mkdocs(
     source: Path, dest: Path, api_base_url: str, config_file: str = "mkdocs.yml"
 ) -> subprocess.CompletedProcess[str]:
@@ -79,10 +163,6 @@ def build_one_page_site(
 
     Returns the output directory and the page's URL path. Fails the test if the build fails.
     """
-    from tests.test_mkdocs_build import write_site as write_mkdocs_site
-    from tests.test_pelican_build import SETTINGS_HEAD
-    from tests.test_pelican_build import write_site as write_pelican_site
-
     options = settings(api)
     if generator == "mkdocs":
         # JSON is YAML: each setting as one line of the plugin's options.

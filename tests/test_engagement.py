@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,11 +32,13 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_page_marker, render_snippet
-from tests.sites import build_pelican, run
+from tests.sites import (
+    SETTINGS_HEAD,
+    build_instant_material_site,
+    build_pelican,
+    write_pelican_site,
+)
 from tests.static_server import CHROMIUM_ARGS
-from tests.test_mkdocs_build import write_site as write_mkdocs_site
-from tests.test_pelican_build import SETTINGS_HEAD
-from tests.test_pelican_build import write_site as write_pelican_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request
@@ -489,20 +490,9 @@ def test_engagement_off_sends_none_and_adds_no_listeners(
 
 def _build_mkdocs(tmp_path: Path, api: str, serve: Callable[[str | Path], str]) -> tuple[str, str]:
     """Material with instant navigation (the second page is reached without a full load)."""
-    dest = tmp_path / "site"
-    dest.mkdir()
-    # Served first: instant navigation only follows URLs of the sitemap, built from site_url.
-    base = serve(dest)
     options = f"      landing_page_id: lp_engaged\n      api_base_url: {api}\n"
     pages = {"index.md": "# Home\n\n[Offer](offer.md){#next}\n", "offer.md": "# Offer\n"}
-    source = write_mkdocs_site(tmp_path, options, pages)
-    with (source / "mkdocs.yml").open("a", encoding="utf-8") as config:
-        config.write(
-            f"site_url: {base}/\nmarkdown_extensions: [attr_list]\n"
-            "theme:\n  name: material\n  font: false\n  features: [navigation.instant]\n"
-        )
-    result = run([sys.executable, "-m", "mkdocs", "build", "-q", "-d", dest], cwd=source)
-    assert result.returncode == 0, result.stderr
+    base = build_instant_material_site(tmp_path, api, serve, options, pages)
     return base + "/", base + "/offer/"
 
 

@@ -15,12 +15,14 @@ import pytest
 from aae_tracking_plugins.core.engine.inject import remove_tracker
 from tests.sites import (
     MKDOCS_SITE,
+    assert_one_clear_error,
     build_mkdocs,
     copy_site,
     html_files,
     run,
     stub_in_head,
     tracker_tags,
+    write_mkdocs_site,
 )
 
 PAGE_MARKER = re.compile(r"<span hidden data-aae-page[^>]*></span>")
@@ -81,29 +83,6 @@ def test_only_insertions_compared_with_a_build_without_the_plugin(
         assert remove_tracker(tracked) == path.read_text("utf-8"), name
 
 
-def write_site(tmp_path: Path, plugin_options: str, pages: dict[str, str] | None = None) -> Path:
-    source = tmp_path / "src"
-    (source / "docs").mkdir(parents=True)
-    (source / "mkdocs.yml").write_text(
-        f"site_name: T\nplugins:\n  - aae-tracking:\n{plugin_options}", "utf-8"
-    )
-    for name, text in (pages or {"index.md": "# Home\n"}).items():
-        (source / "docs" / name).write_text(text, "utf-8")
-    return source
-
-
-def assert_one_clear_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    # MkDocs may add its own context line ("Error building page 'index.md':"); ours is one line.
-    errors = [line for line in result.stderr.splitlines() if "aae-tracking" in line]
-    assert len(errors) == 1, result.stderr
-    assert errors[0].startswith("ERROR"), errors[0]
-    for fragment in fragments:
-        assert fragment in errors[0], errors[0]
-    return errors[0]
-
-
 @pytest.mark.parametrize(
     ("options", "fragments"),
     [
@@ -127,7 +106,7 @@ def assert_one_clear_error(result: subprocess.CompletedProcess[str], *fragments:
 def test_bad_config_stops_the_build_with_one_clear_line(
     tmp_path: Path, options: str, fragments: list[str]
 ) -> None:
-    source = write_site(tmp_path, options)
+    source = write_mkdocs_site(tmp_path, options)
     result = build_mkdocs(source, tmp_path / "site", API)
     line = assert_one_clear_error(result, "aae-tracking", *fragments)
     assert not (tmp_path / "site" / "index.html").exists(), line
@@ -145,13 +124,15 @@ def test_bad_front_matter_names_the_page(
     tmp_path: Path, front_matter: str, fragments: list[str]
 ) -> None:
     options = "      landing_page_id: lp_1\n      api_base_url: https://api.aae.com\n"
-    source = write_site(tmp_path, options, {"index.md": f"---\n{front_matter}\n---\n# Home\n"})
+    source = write_mkdocs_site(
+        tmp_path, options, {"index.md": f"---\n{front_matter}\n---\n# Home\n"}
+    )
     assert_one_clear_error(build_mkdocs(source, tmp_path / "site", API), *fragments)
 
 
 def test_landing_page_override_and_static_html_files(tmp_path: Path) -> None:
     options = "      landing_page_id: lp_site\n      api_base_url: https://api.aae.com/\n"
-    source = write_site(
+    source = write_mkdocs_site(
         tmp_path,
         options,
         {
@@ -174,7 +155,7 @@ def test_landing_page_override_and_static_html_files(tmp_path: Path) -> None:
 
 def test_disabled_plugin_tracks_nothing(tmp_path: Path) -> None:
     options = "      enabled: false\n"
-    source = write_site(tmp_path, options)
+    source = write_mkdocs_site(tmp_path, options)
     result = build_mkdocs(source, tmp_path / "site", API)
     assert result.returncode == 0, result.stderr
     assert all(tracker_tags(path) == [] for path in html_files(tmp_path / "site").values())
@@ -230,7 +211,7 @@ def inclusion_site(tmp_path: Path) -> Path:
     pages = {"index.md": "# Home\n"}
     for name in ("kept.html", "excluded.html", "secret.htm", "draft.html", "not-in-nav.html"):
         pages[name] = HAND_WRITTEN.format(name)
-    source = write_site(tmp_path, options, pages)
+    source = write_mkdocs_site(tmp_path, options, pages)
     (source / "docs" / "drafts").mkdir()
     (source / "docs" / "drafts" / "wip.html").write_text(HAND_WRITTEN.format("wip"), "utf-8")
     (source / "docs" / ".hidden.html").write_text(HAND_WRITTEN.format("hidden"), "utf-8")

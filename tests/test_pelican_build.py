@@ -14,19 +14,21 @@ from tests.sites import (
     PELICAN_BIN,
     PELICAN_PYTHON,
     PELICAN_SITE,
+    SETTINGS_HEAD,
+    assert_one_clear_line,
     build_pelican,
     copy_site,
     html_files,
     run,
     stub_in_head,
     tracker_tags,
+    write_pelican_site,
 )
 
 pytestmark = pytest.mark.pelican
 
 API = "http://127.0.0.1:8765"
 ENDPOINT = API + "/api/v1/landing-pages/events"
-SETTINGS_HEAD = 'PATH = "content"\nRELATIVE_URLS = True\nPLUGINS = ["aae_tracking"]\n'
 
 
 @pytest.fixture(scope="module")
@@ -117,23 +119,46 @@ plugin.on_content_written({str(page)!r}, context=context)
     assert len(tracker_tags(page)) == 1
 
 
-def write_site(tmp_path: Path, settings: str, pages: dict[str, str] | None = None) -> Path:
-    source = tmp_path / "src"
-    (source / "content").mkdir(parents=True)
-    (source / "pelicanconf.py").write_text(settings, "utf-8")
-    for name, text in (pages or {"hello.md": "Title: Hello\nDate: 2026-01-01\n\nHi\n"}).items():
-        (source / "content" / name).write_text(text, "utf-8")
-    return source
-
-
-def assert_one_clear_line(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode != 0
-    output = result.stderr + result.stdout
-    assert "Traceback" not in output
-    lines = [line for line in output.splitlines() if "aae-tracking" in line]
-    assert len(lines) == 1, output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+@pytest.mark.parametrize(
+    ("page", "encoding"),
+    [
+        # a page a plugin before ours re-encoded: its bytes stay windows-1252
+        (
+            '<html><head><meta charset="windows-1252"></head><body>Caf\u00e9 \u20ac5</body></html>',
+            "cp1252",
+        ),
+        # a stray byte a minifier left: not UTF-8, and no traceback for it
+        ("<html><head></head><body>x \udcff y</body></html>", "utf-8"),
+    ],
+    ids=["windows-1252", "stray-byte"],
+)
+def test_pages_are_read_as_bytes_in_their_own_encoding(
+    tmp_path: Path, page: str, encoding: str
+) -> None:
+    """The Pelican path reads bytes like the MkDocs one: every original byte stays, plus tags."""
+    path = tmp_path / "page.html"
+    original = page.encode(encoding, "surrogateescape")
+    path.write_bytes(original)
+    script = f"""
+from pelican.plugins.aae_tracking import register
+from aae_tracking_plugins.integrations import pelican as plugin
+class FakePelican:
+    settings = {{"OUTPUT_PATH": {str(tmp_path)!r},
+                "AAE_TRACKING": {{"landing_page_id": "lp_1", "api_base_url": {API!r}}}}}
+plugin.on_initialized(FakePelican())
+plugin.on_content_written({str(path)!r}, context=dict(FakePelican.settings))
+"""
+    result = run([PELICAN_PYTHON, "-c", script], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = path.read_bytes()
+    assert len(tracker_tags(path)) == 1
+    assert b"data-aae-tracking" in written
+    # what is left once our two tags are cut out is the original, byte for byte
+    head_tag = written.index(b"<script data-aae-tracking")
+    head_end = written.index(b"</script>", head_tag) + len(b"</script>")
+    body_tag = written.index(b"<script data-aae-tracking", head_end)
+    body_end = written.index(b"</script>", body_tag) + len(b"</script>")
+    assert written[:head_tag] + written[head_end:body_tag] + written[body_end:] == original
 
 
 @pytest.mark.parametrize(
@@ -158,7 +183,7 @@ def assert_one_clear_line(result: subprocess.CompletedProcess[str], *fragments: 
 def test_bad_settings_stop_the_build_with_one_clear_line(
     tmp_path: Path, setting: str, fragments: list[str]
 ) -> None:
-    source = write_site(tmp_path, SETTINGS_HEAD + f"AAE_TRACKING = {setting}\n")
+    source = write_pelican_site(tmp_path, SETTINGS_HEAD + f"AAE_TRACKING = {setting}\n")
     assert_one_clear_line(build_pelican(source, tmp_path / "out", API), *fragments)
 
 
@@ -176,7 +201,7 @@ def test_bad_page_metadata_names_the_file(
         SETTINGS_HEAD
         + 'AAE_TRACKING = {"landing_page_id": "lp_1", "api_base_url": "https://a.b"}\n'
     )
-    source = write_site(
+    source = write_pelican_site(
         tmp_path, settings, {"hello.md": f"Title: Hello\nDate: 2026-01-01\n{metadata}\n\nHi\n"}
     )
     assert_one_clear_line(build_pelican(source, tmp_path / "out", API), *fragments)
@@ -184,7 +209,7 @@ def test_bad_page_metadata_names_the_file(
 
 def test_installed_but_unconfigured_only_warns(tmp_path: Path) -> None:
     # No PLUGINS: Pelican loads every installed namespace plugin, ours included.
-    source = write_site(tmp_path, 'PATH = "content"\n')
+    source = write_pelican_site(tmp_path, 'PATH = "content"\n')
     result = build_pelican(source, tmp_path / "out", API)
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr
@@ -198,7 +223,7 @@ def test_landing_page_override(tmp_path: Path) -> None:
         + 'AAE_TRACKING = {"landing_page_id": "lp_1", "api_base_url": "https://a.b"}\n'
     )
     page = "Title: Hello\nDate: 2026-01-01\naae_tracking_landing_page_id: lp_other\n\nHi\n"
-    source = write_site(tmp_path, settings, {"hello.md": page})
+    source = write_pelican_site(tmp_path, settings, {"hello.md": page})
     result = build_pelican(source, tmp_path / "out", API)
     assert result.returncode == 0, result.stderr
     assert tracker_tags(tmp_path / "out" / "hello.html")[0].landing_page_id == "lp_other"

@@ -29,12 +29,17 @@ from aae_tracking_plugins.core.tags import (
     tracker_build,
 )
 from aae_tracking_plugins.core.values import ConfigError
-from tests.sites import build_mkdocs, build_pelican, run
+from tests.sites import (
+    SETTINGS_HEAD,
+    assert_one_clear_error,
+    assert_one_clear_line,
+    build_mkdocs,
+    build_pelican,
+    run,
+    write_mkdocs_site,
+    write_pelican_site,
+)
 from tests.test_collector import make_event
-from tests.test_mkdocs_build import assert_one_clear_error
-from tests.test_mkdocs_build import write_site as write_mkdocs_site
-from tests.test_pelican_build import SETTINGS_HEAD, assert_one_clear_line
-from tests.test_pelican_build import write_site as write_pelican_site
 from tests.test_settings import cli_executable, small_site
 
 API = "https://api.aae.com"

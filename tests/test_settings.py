@@ -31,11 +31,16 @@ from aae_tracking_plugins.core.tags import (
     write_script_files,
 )
 from aae_tracking_plugins.core.values import ConfigError
-from tests.sites import build_mkdocs, build_pelican, run
-from tests.test_mkdocs_build import assert_one_clear_error
-from tests.test_mkdocs_build import write_site as write_mkdocs_site
-from tests.test_pelican_build import SETTINGS_HEAD, assert_one_clear_line
-from tests.test_pelican_build import write_site as write_pelican_site
+from tests.sites import (
+    SETTINGS_HEAD,
+    assert_one_clear_error,
+    assert_one_clear_line,
+    build_mkdocs,
+    build_pelican,
+    run,
+    write_mkdocs_site,
+    write_pelican_site,
+)
 
 API = "https://api.aae.com"
 HTML_NS = "{http://www.w3.org/1999/xhtml}"

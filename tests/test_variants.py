@@ -29,8 +29,7 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
-from tests.sites import build_mkdocs, build_pelican
-from tests.test_pelican_build import SETTINGS_HEAD
+from tests.sites import SETTINGS_HEAD, build_instant_material_site, build_pelican
 from tests.test_pixel import FBEVENTS, STAND_IN
 
 if TYPE_CHECKING:
@@ -112,39 +111,16 @@ def _mkdocs_pages() -> dict[str, str]:
     }
 
 
-MKDOCS_YML = """\
-site_name: AB test
-site_url: {site_url}/
-use_directory_urls: true
-theme:
-  name: material
-  font: false
-  features: [navigation.instant]
-plugins:
-  - aae-tracking:
-      landing_page_id: {landing}
-      api_base_url: {api}
-      variant: A
-      facebook_pixel_id: '{pixel}'
-nav: [index.md, offer-b.md, thanks.md]
-"""
-
-
 def _build_mkdocs(
     tmp_path: Path, api: str, serve: Callable[[Path], str]
 ) -> tuple[str, dict[str, str]]:
-    source, dest = tmp_path / "src", tmp_path / "site"
-    (source / "docs").mkdir(parents=True)
-    dest.mkdir()
-    # Served first: Material's instant navigation only follows the sitemap's URLs (site_url).
-    base = serve(dest)
-    (source / "mkdocs.yml").write_text(
-        MKDOCS_YML.format(site_url=base, landing=LANDING, api=api, pixel=PIXEL_ID), "utf-8"
+    options = (
+        f"      landing_page_id: {LANDING}\n      api_base_url: {api}\n"
+        f"      variant: A\n      facebook_pixel_id: '{PIXEL_ID}'\n"
     )
-    for name, text in _mkdocs_pages().items():
-        (source / "docs" / name).write_text(text, "utf-8")
-    result = build_mkdocs(source, dest, api)
-    assert result.returncode == 0, result.stderr
+    base = build_instant_material_site(
+        tmp_path, api, serve, options, _mkdocs_pages(), "nav: [index.md, offer-b.md, thanks.md]\n"
+    )
     return base, {"a": base + "/", "b": base + "/offer-b/", "thanks": base + "/thanks/"}
 
 

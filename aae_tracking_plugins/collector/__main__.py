@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from aae_tracking_plugins.collector import main
+from aae_tracking_plugins.collector.cli import main
 
 sys.exit(main())

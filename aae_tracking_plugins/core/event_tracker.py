@@ -24,10 +24,20 @@ class EventTracker:
     """
 
     def __init__(self, api_base_url: str = "https://api.aae.com") -> None:
+        """``api_base_url``: the collector's base URL (https, or http on loopback; no query).
+
+        Raises:
+            ConfigError: ``api_base_url`` is not such a URL (the message names the setting).
+        """
         # Validate up front (with a placeholder id): a bad URL is the caller's error, not a page's.
         self.api_base_url = TrackingConfig("lp", api_base_url).api_base_url
 
     def config(self, landing_page_id: str, campaign_id: str | None = None) -> TrackingConfig:
+        """The validated settings for one landing page (and campaign) on this API base URL.
+
+        Raises:
+            ConfigError: an id is not a short identifier (the message names it).
+        """
         return TrackingConfig(landing_page_id, self.api_base_url, campaign_id)
 
     def generate_tracking_script(self, landing_page_id: str, campaign_id: str | None = None) -> str:

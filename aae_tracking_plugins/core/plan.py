@@ -161,6 +161,7 @@ class TrackingRule:
     props: tuple[tuple[str, str | float], ...] = ()
 
     def as_json(self) -> dict[str, object]:
+        """The rule as the tracker tag's ``data-events`` item: ``{selector, event, props}``."""
         return {"selector": self.selector, "event": self.event, "props": dict(self.props)}
 
 

@@ -108,6 +108,7 @@ class TrackingConfig:
 
     @property
     def events_url(self) -> str:
+        """Where the tracker sends events: ``{api_base_url}/api/v1/landing-pages/events``."""
         return self.api_base_url + EVENTS_PATH
 
     @property

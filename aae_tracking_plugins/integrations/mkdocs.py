@@ -67,6 +67,14 @@ class AaeTrackingConfig(base.Config):
 
 
 class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
+    """The MkDocs plugin ``aae-tracking``: validates the options once (``on_config``), then adds
+    the stub and tracker tags to every page, theme template and hand-written ``.html`` file.
+
+    The hooks are in MkDocs' build order. They only translate MkDocs' objects into calls to the
+    core (:class:`TrackingConfig`, :func:`render_snippet`, :func:`inject`); every problem the user
+    can fix stops the build with one :class:`PluginError` line that names the option or page.
+    """
+
     supports_multiple_instances = False
 
     def __init__(self) -> None:
@@ -106,11 +114,13 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
     _serving = False
 
     def on_startup(self, *, command: str, dirty: bool) -> None:
+        """Remember whether this is ``mkdocs serve`` (it also builds ``draft_docs`` files)."""
         # MkDocs passes "serve" exactly when it builds with a serve URL (``serve --clean`` is a
         # "build"), the condition under which it also writes drafts (commands/build.py).
         self._serving = command == "serve"
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files | None:
+        """Note the hand-written ``.html``/``.htm`` files; returns ``files`` unchanged."""
         # Whether each file is in the build is read in on_post_build: MkDocs settles inclusion
         # (exclude_docs, draft_docs) for files added by other plugins after this event.
         self._static_pages = [
@@ -128,6 +138,11 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
     def on_env(
         self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files
     ) -> jinja2.Environment | None:
+        """Write the external script files (``inline_script: false``) before any page.
+
+        Raises:
+            PluginError: the files cannot be written into ``site_dir`` (names the directory).
+        """
         # After MkDocs cleaned site_dir, before any page: `mkdocs serve` serves the files too.
         self._builds_written = set()
         if self.tracking is not None:
@@ -151,6 +166,11 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
     def on_page_content(
         self, html: str, *, page: Page, config: MkDocsConfig, files: Files
     ) -> str | None:
+        """``html`` with the page marker (the page's ids, or \"off\") appended to its content.
+
+        Raises:
+            PluginError: the page's front matter ``aae_tracking`` is not valid.
+        """
         # Inside the content Material swaps on instant navigation: the tracker reads the
         # current page's settings (or "off") from it at every PageView and click.
         if self.tracking is None:
@@ -164,6 +184,12 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
 
     @event_priority(_LAST)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
+        """The rendered page with the tags inserted (or unchanged, with a warning, when the
+        engine leaves it alone; unchanged and silent when the page opts out).
+
+        Raises:
+            PluginError: the page's front matter is not valid, or script files cannot be written.
+        """
         if self.tracking is None:
             return output
         tracking = self._page_tracking(page)
@@ -216,6 +242,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
     def on_post_template(
         self, output_content: str, *, template_name: str, config: MkDocsConfig
     ) -> str | None:
+        """A theme template's output (e.g. ``404.html``) with the tags, root-relative links."""
         # Theme templates include 404.html, but also sitemap.xml: only HTML gets a tracker.
         if self.tracking is None or not template_name.lower().endswith((".html", ".htm")):
             return output_content
@@ -224,6 +251,8 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
 
     @event_priority(_LAST)
     def on_post_build(self, *, config: MkDocsConfig) -> None:
+        """Insert the tags into the hand-written pages MkDocs copied, in their own encoding
+        (``static_html: false`` turns this off). Unreadable files are warned about, not fatal."""
         if self.tracking is None or not self.config.static_html:
             return
         # The files MkDocs copied into site_dir, by its own rule (InclusionLevel, MkDocs 1.5+):

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 import pelican.plugins.signals as signals
 
-from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.engine.inject import inject_bytes
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import (
     render_snippet,
@@ -87,6 +87,11 @@ def read_settings(settings: Mapping[str, Any]) -> TrackingConfig | None:
 
 
 def on_initialized(pelican: Any) -> None:
+    """Read ``AAE_TRACKING`` once per build (the ``initialized`` signal), keyed by output path.
+
+    Not set: a warning, and pages stay untracked. Invalid: the build stops with one line that
+    names the setting (``AAE_TRACKING['campaign_id']: ...``), raised as ``SystemExit``.
+    """
     try:
         tracking = read_settings(pelican.settings)
     except AaeTrackingError as error:
@@ -154,6 +159,12 @@ def _page_tracking(base: TrackingConfig, context: Mapping[str, Any]) -> Tracking
 
 
 def on_content_written(path: str, context: Mapping[str, Any] | None = None) -> None:
+    """Insert the tags into the ``.html``/``.htm`` file Pelican just wrote at ``path``.
+
+    The file is read and written as bytes in its own encoding; a page the engine leaves alone
+    is not rewritten (a warning says why). Invalid page metadata stops the build with one line
+    naming the file (``SystemExit``).
+    """
     if not path.lower().endswith((".html", ".htm")) or context is None:
         return
     build = _builds.get(_output_key(context))
@@ -166,16 +177,18 @@ def on_content_written(path: str, context: Mapping[str, Any] | None = None) -> N
     if tracking is None:
         return
     _write_files(build, tracking)
+    # Bytes in, bytes out, in the page's own encoding: Pelican writes UTF-8, but a plugin that ran
+    # before us (a minifier, a re-encoder) may have left another charset or stray bytes.
     with open(path, "rb") as handle:
-        original = handle.read().decode("utf-8")
+        original = handle.read()
     root = root_for(os.path.relpath(os.path.realpath(path), build.output_path))
-    result = inject(original, render_snippet(tracking, root))
+    result = inject_bytes(original, render_snippet(tracking, root))
     if result.skipped_reason is not None:
         if result.worth_a_warning:
             logger.warning("aae-tracking: %s left untracked: %s", path, result.skipped_reason)
         return
     with open(path, "wb") as handle:
-        handle.write(result.html.encode("utf-8"))
+        handle.write(result.data)
 
 
 def on_finalized(pelican: Any) -> None:
@@ -189,6 +202,7 @@ def on_finalized(pelican: Any) -> None:
 
 
 def register() -> None:
+    """Pelican's plugin entry point: connect the three signal handlers of this module."""
     signals.initialized.connect(on_initialized)
     signals.content_written.connect(on_content_written)
     signals.finalized.connect(on_finalized)
