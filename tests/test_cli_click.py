@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aae_tracking_plugins import cli
-from tests.test_cli import FLAGS, FULL_PAGE, one_error_line, run_cli
+from tests.cli_helpers import FLAGS, FULL_PAGE, one_error_line, run_cli
 
 
 @pytest.mark.parametrize(

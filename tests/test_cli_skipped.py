@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.test_cli import FLAGS, FULL_PAGE, run_cli, write_site
+from tests.cli_helpers import FLAGS, FULL_PAGE, run_cli, write_site
 
 
 def test_check_lists_what_it_skipped_in_text_and_json(tmp_path: Path) -> None:

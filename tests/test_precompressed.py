@@ -20,12 +20,12 @@ import pytest
 import zstandard
 
 from aae_tracking_plugins import cli
-from tests.test_cli import (
+from tests.cli_helpers import (
     FLAGS,
     FULL_PAGE,
-    _without_root_powers,
     assert_tracked_losslessly,
     run_cli,
+    without_root_powers,
 )
 
 CODECS: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]] = {
@@ -141,7 +141,7 @@ def test_a_missing_codec_package_refuses_the_page_and_fails_the_check(
 
 
 def test_an_unreadable_copy_leaves_page_and_copies_alone_and_exits_1(tmp_path: Path) -> None:
-    prefix = _without_root_powers()
+    prefix = without_root_powers()
     page = site_with_copies(tmp_path, [".gz", ".br"])
     copy = Path(f"{page}.br")
     copy.chmod(0o000)
