@@ -104,10 +104,12 @@ def stub_candidates(text: str, declared: Declaration | None, stub: str) -> tuple
 
 def tracker_candidates(text: str) -> Iterator[tuple[int, str]]:
     """Spots for the tracker, best first, each with its kind: ``"body-end"`` (before a
-    ``</body``), ``"end"`` (the end of the page) or ``"opener"`` (before a construct that a page
-    ending inside it leaves open)."""
-    for at in search.body_end_candidates(text):
+    ``</body``), ``"html-end"`` (before a ``</html``), ``"end"`` (the end of the page) or
+    ``"opener"`` (before a construct that a page ending inside it leaves open)."""
+    for at in search.end_tags(text, "body"):
         yield at, "body-end"
+    for at in search.end_tags(text, "html"):
+        yield at, "html-end"
     yield len(text), "end"
     for at in search.opener_candidates(text):
         yield at, "opener"
@@ -161,13 +163,17 @@ def place(text: str, head: str, body: str) -> Placed | Failed:
     stubs, dropped = stub_candidates(text, declared, head)
     trackers = tracker_candidates(text)
     attempts: list[Attempt] = []
-    tracker = next(trackers)
+    tracker: tuple[int, str] | None = next(trackers)
     tried: set[int] = set()
     skipped_stubs = 0
-    while len(attempts) < MAX_PARSES:
+    pushed = False  # a tracker spot was passed over for the charset rule
+    while tracker is not None and len(attempts) < MAX_PARSES:
         at, kind = tracker
         if declared is not None and at <= declared.start and not declared.fits(len(head + body)):
-            return Failed(tuple(attempts), CHARSET_PUSHED)
+            pushed = True
+            tried.add(at)
+            tracker = next((item for item in trackers if item[0] not in tried), None)
+            continue
         usable = [spot for spot in stubs[skipped_stubs:] if spot <= at]
         together = not usable
         if together and not (dropped and declared is not None and at >= declared.end):
@@ -184,8 +190,7 @@ def place(text: str, head: str, body: str) -> Placed | Failed:
             skipped_stubs = stubs.index(usable[0]) + 1
         if not verdict.tracker_ok or together:
             tried.add(at)
-            following = next((item for item in trackers if item[0] not in tried), None)
-            if following is None:
-                break
-            tracker = following
-    return Failed(tuple(attempts), gave_up=len(attempts) >= MAX_PARSES)
+            tracker = next((item for item in trackers if item[0] not in tried), None)
+    # Spots passed over for the charset rule, and none other confirmed: that rule is the reason.
+    reason = CHARSET_PUSHED if pushed else None
+    return Failed(tuple(attempts), reason, gave_up=len(attempts) >= MAX_PARSES)

@@ -14,6 +14,7 @@ written as ``[hH][eE]...`` after a literal ``<``, which the regex engine skips t
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Iterator
@@ -22,9 +23,9 @@ from typing import NamedTuple
 __all__ = [
     "MARKER_ATTRIBUTE",
     "MarkedTag",
-    "body_end_candidates",
     "contains_marker",
     "doctype_end",
+    "end_tags",
     "find_tracker_tags",
     "first_start_tag",
     "has_body_tag",
@@ -63,7 +64,6 @@ def _case_blind(name: str) -> str:
     return "".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
 
 
-_BODY_END = re.compile(rf"</{_case_blind('body')}{_NAME_END}")
 _BODY_START = re.compile(rf"<{_case_blind('body')}{_NAME_END}")
 _DOCTYPE = re.compile(rf"<!{_case_blind('doctype')}")
 #: What a page can end inside of without closing it, so that anything appended is swallowed:
@@ -110,9 +110,9 @@ def _reverse_finditer(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[
         size *= 4
 
 
-def body_end_candidates(text: str) -> Iterator[int]:
-    """Where each ``</body`` end tag starts (any letter case), from the last to the first."""
-    for match in _reverse_finditer(_BODY_END, text):
+def end_tags(text: str, name: str) -> Iterator[int]:
+    """Where each ``</name`` end tag starts (any letter case), from the last to the first."""
+    for match in _reverse_finditer(_end_tag_pattern(name), text):
         yield match.start()
 
 
@@ -136,7 +136,7 @@ def first_start_tag(text: str, name: str, stop: int | None = None) -> tuple[int,
         tag (or it never closes).
     """
     stop = len(text) if stop is None else stop
-    pattern = re.compile(rf"<{_case_blind(name)}{_NAME_END}")
+    pattern = _start_tag_pattern(name)
     lower = text.find("<" + name, 0, stop)
     while lower >= 0 and not pattern.match(text, lower):
         lower = text.find("<" + name, lower + 1, stop)
@@ -146,6 +146,16 @@ def first_start_tag(text: str, name: str, stop: int | None = None) -> tuple[int,
         return None
     end = tag_end(text, start + 1 + len(name))
     return None if end is None else (start, end)
+
+
+@functools.cache
+def _start_tag_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"<{_case_blind(name)}{_NAME_END}")
+
+
+@functools.cache
+def _end_tag_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"</{_case_blind(name)}{_NAME_END}")
 
 
 def has_body_tag(text: str) -> bool:
@@ -235,7 +245,7 @@ def find_tracker_tags(text: str) -> list[tuple[MarkedTag, int]]:
         raw = text[match.start() : end]
         if MARKER_ATTRIBUTE not in raw.lower() or MARKER_ATTRIBUTE not in parse_attributes(raw):
             continue
-        closer = re.compile(rf"</{_case_blind(name)}{_NAME_END}").search(text, end)
+        closer = _end_tag_pattern(name).search(text, end)
         content_end = len(text) if closer is None else closer.start()
         close = None if closer is None else tag_end(text, closer.end())
         tag = MarkedTag(name, match.start(), end, raw, content_end)

@@ -237,11 +237,16 @@ def check_candidate(
             marked.append((node.tag or "", attributes[MARKER_ATTRIBUTE], node))
         else:
             metas.append(attributes)
-    ours = {("script", "stub"), ("script", "tracker"), ("noscript", "pixel")}
-    strangers = sum((tag, kind) not in ours for tag, kind, _node in marked)
+    # A marked element of another kind: not ours, or ours swallowed by a tag it landed in
+    # (``<p <script data-aae-tracking=...>``); a stray "pixel" is the tracker's insertion.
+    strangers = sum(kind not in ("stub", "tracker", "pixel") for _tag, kind, _node in marked)
     stub = _judge([node for _tag, kind, node in marked if kind == "stub"], expected.stub)
     tracker = _judge([node for _tag, kind, node in marked if kind == "tracker"], expected.tracker)
-    pixels = [node.text(deep=True) for tag, kind, node in marked if tag == "noscript"]
+    pixels = [
+        node.text(deep=True) if tag == "noscript" else None
+        for tag, kind, node in marked
+        if kind == "pixel"
+    ]
     stub_placed = _stub_problem(tree, stub, tracker, stub_in_head=stub_in_head)
     problems = _problems(marked, stub, tracker, stub_placed)
     if pixels != list(expected.pixels):
