@@ -26,11 +26,8 @@ from aae_tracking_plugins.core.engine.inject import (
     Snippet,
     inject_bytes,
 )
-from aae_tracking_plugins.core.engine.verify import (
-    page_facts,
-    parse,
-    tracker_problem_in,
-)
+from aae_tracking_plugins.core.engine.running import tracker_problem_in
+from aae_tracking_plugins.core.engine.verify import page_facts, parse
 from aae_tracking_plugins.core.plan import (
     CheckoutLink,
     TrackingRule,
@@ -266,28 +263,16 @@ def audit_page(page: str, data: bytes, probe: Snippet) -> PageReport:
     if MARKER_ATTRIBUTE not in text.lower():
         return _without_tags(page, data, probe, stubs=False)
     tree = parse(text)
-    # Our tags are recognised by their marker attribute, whatever else a minifier changed.
-    trackers: list[dict[str, str]] = []
-    stubs: list[dict[str, str]] = []
-    pixel_images: list[str | None] = []
-    for node in _our_elements(tree):
-        attributes = _attributes(node)
-        kind = attributes.get(MARKER_ATTRIBUTE)
-        if node.tag == "noscript":
-            pixel_images.append(_pixel_image(node))
-        elif kind == "tracker":
-            trackers.append(attributes)
-        elif kind == "stub":
-            stubs.append(attributes)
+    tags = _OurTags.read(tree)
     infos = tuple(
         TrackerInfo(
             landing_page_id=attributes.get("data-landing-page-id"),
             campaign_id=attributes.get("data-campaign-id"),
             endpoint=attributes.get("data-endpoint"),
         )
-        for attributes in trackers
+        for attributes in tags.trackers
     )
-
+    trackers = tags.trackers
     if page_facts(tree).redirect is not None:  # a redirect is no visit, tracked or not
         note = f"; it carries {_plural(len(trackers), 'tracker tag')}" if trackers else ""
         return PageReport(page, NOT_PAGE, infos, REDIRECT + note)
@@ -297,27 +282,56 @@ def audit_page(page: str, data: bytes, probe: Snippet) -> PageReport:
             page, DUPLICATE, infos, f"{len(trackers)} tracker tags ({ids}); re-run inject"
         )
     if len(trackers) == 1:
-        # Tracked only when the tracker would run: classified from an HTML5 parse.
+        # Tracked only when the tracker would run: classified from the HTML5 parse.
         problem = tracker_problem_in(tree)
         if problem is not None:
             return PageReport(page, UNTRACKED, infos, problem)
-        expected = _expected_tags(page, trackers[0])
-        notes = []
-        if isinstance(expected, str):
-            notes.append(expected)
-        else:
-            stub_expected, tracker_expected = expected
-            notes.append(_differences("tracker", trackers[0], tracker_expected) or "")
-            notes.append(_pixel_differences(trackers[0], pixel_images) or "")
-            if not stubs:
-                notes.append("it has no queue stub in <head>")
-            notes += [_differences("queue stub", stub, stub_expected) or "" for stub in stubs]
-        notes = [note for note in notes if note]
+        notes = _outdated(page, tags)
         if notes:
             return PageReport(page, OUTDATED, infos, "; ".join(notes) + "; re-run inject")
         return PageReport(page, TRACKED, infos)
+    return _without_tags(page, data, probe, stubs=bool(tags.stubs))
 
-    return _without_tags(page, data, probe, stubs=bool(stubs))
+
+@dataclass(frozen=True)
+class _OurTags:
+    """Our tags in a parsed page, recognised by their marker attribute whatever else a
+    minifier changed: the attributes of each tracker and stub, and each Pixel fallback's image."""
+
+    trackers: list[dict[str, str]]
+    stubs: list[dict[str, str]]
+    pixel_images: list[str | None]
+
+    @classmethod
+    def read(cls, tree: LexborHTMLParser) -> _OurTags:
+        tags = cls([], [], [])
+        for node in _our_elements(tree):
+            attributes = _attributes(node)
+            kind = attributes.get(MARKER_ATTRIBUTE)
+            if node.tag == "noscript":
+                tags.pixel_images.append(_pixel_image(node))
+            elif kind == "tracker":
+                tags.trackers.append(attributes)
+            elif kind == "stub":
+                tags.stubs.append(attributes)
+        return tags
+
+
+def _outdated(page: str, tags: _OurTags) -> list[str]:
+    """How the page's one tracker, its stubs and Pixel fallbacks differ from what this version
+    writes for the tracker's settings (empty when they do not)."""
+    tracker = tags.trackers[0]
+    expected = _expected_tags(page, tracker)
+    if isinstance(expected, str):
+        return [expected]
+    stub_expected, tracker_expected = expected
+    notes = [
+        _differences("tracker", tracker, tracker_expected),
+        _pixel_differences(tracker, tags.pixel_images),
+        None if tags.stubs else "it has no queue stub in <head>",
+        *(_differences("queue stub", stub, stub_expected) for stub in tags.stubs),
+    ]
+    return [note for note in notes if note]
 
 
 def _without_tags(page: str, data: bytes, probe: Snippet, *, stubs: bool) -> PageReport:

@@ -9,8 +9,8 @@ scripting flag is enabled" follows the generic raw text element parsing algorith
 
 One parse of a candidate output answers everything the engine needs (:func:`check_candidate`):
 whether exactly our tags became running scripts where they belong, and the page's facts
-(redirect, AMP, frameset, an empty body). :func:`tracker_problem` answers what
-``aae-tracking check`` needs: would a page's tracker run at all. Our tags are found by their
+(redirect, AMP, frameset, an empty body). :mod:`.running` answers from the same kind of parse
+what ``aae-tracking check`` needs: would a page's tracker run at all. Our tags are found by their
 marker attribute, ``data-aae-tracking``, through one CSS selection (Lexbor walks the tree in C);
 only the few nodes found are looked at from Python, with their ancestors.
 """
@@ -27,16 +27,14 @@ from aae_tracking_plugins.core.engine.search import MARKER_ATTRIBUTE
 
 __all__ = [
     "AMP_ATTRIBUTES",
-    "JAVASCRIPT_MIME_TYPES",
     "NOT_RUNNING_ANCESTORS",
     "PageFacts",
     "Verdict",
+    "ancestors",
+    "blocker",
     "check_candidate",
     "page_facts",
     "parse",
-    "script_type_problem",
-    "tracker_problem",
-    "tracker_problem_in",
     "verify_insertion",
 ]
 
@@ -53,15 +51,6 @@ NOT_RUNNING_ANCESTORS = frozenset(
 #: Elements whose content is text: a page that ends inside one swallows what is appended.
 RAW_TEXT_ELEMENTS = frozenset(
     "script style textarea title xmp iframe noembed noframes noscript plaintext".split()
-)
-#: The JavaScript MIME type essences (MIME Sniffing standard, 4.6 "MIME type groups",
-#: "JavaScript MIME type"): a ``type`` attribute naming one of them runs a classic script.
-JAVASCRIPT_MIME_TYPES = frozenset(
-    "application/ecmascript application/javascript application/x-ecmascript "
-    "application/x-javascript text/ecmascript text/javascript text/javascript1.0 "
-    "text/javascript1.1 text/javascript1.2 text/javascript1.3 text/javascript1.4 "
-    "text/javascript1.5 text/jscript text/livescript text/x-ecmascript "
-    "text/x-javascript".split()
 )
 #: The ``<html>`` attributes that make a page an AMP document (AMP's validator spec: ``amp``,
 #: ``⚡``, and the email and ads formats).
@@ -95,7 +84,8 @@ def parse(text: str | bytes) -> LexborHTMLParser:
         return LexborHTMLParser(text.encode("utf-8", "surrogatepass"), scripting=True)
 
 
-def _ancestors(node: LexborNode) -> list[str]:
+def ancestors(node: LexborNode) -> list[str]:
+    """The tag names of ``node``'s ancestors, innermost first."""
     names = []
     parent = node.parent
     while parent is not None:
@@ -104,9 +94,10 @@ def _ancestors(node: LexborNode) -> list[str]:
     return names
 
 
-def _blocker(ancestors: list[str]) -> str | None:
-    """The innermost element among ``ancestors`` that keeps a script from running, if any."""
-    return next((name for name in ancestors if name in NOT_RUNNING_ANCESTORS), None)
+def blocker(names: list[str]) -> str | None:
+    """The innermost element among ``names`` (innermost first) that keeps a script from
+    running, if any."""
+    return next((name for name in names if name in NOT_RUNNING_ANCESTORS), None)
 
 
 @dataclass(frozen=True)
@@ -317,14 +308,14 @@ def _judge(nodes: list[LexborNode], text: str) -> _Judged:
     if len(nodes) != 1 or nodes[0].tag != "script":
         return _Judged(None, [], None, f"an HTML5 parse sees {len(nodes)} such scripts")
     node = nodes[0]
-    ancestors = _ancestors(node)
-    blocker = _blocker(ancestors)
-    if blocker is not None:
-        problem = f"an inserted script would be inside <{blocker}>, where it does not run"
-        return _Judged(node, ancestors, blocker, problem)
+    names = ancestors(node)
+    inner = blocker(names)
+    if inner is not None:
+        problem = f"an inserted script would be inside <{inner}>, where it does not run"
+        return _Judged(node, names, inner, problem)
     if node.text(deep=True) != text:
-        return _Judged(node, ancestors, None, _NOT_INTACT)
-    return _Judged(node, ancestors, None, None)
+        return _Judged(node, names, None, _NOT_INTACT)
+    return _Judged(node, names, None, None)
 
 
 def _stub_problem(
@@ -386,75 +377,3 @@ def unclosed_at_end(tree: LexborHTMLParser, blocked_by: str | None) -> str:
     if node.tag in NOT_RUNNING_ANCESTORS:
         return f"<{node.tag}>"
     return "tag"
-
-
-def script_type_problem(attributes: dict[str, str | None]) -> str | None:
-    """Why a ``<script>`` with these attributes would not run as a classic script, if it would not.
-
-    Follows the HTML standard, 4.12.1.1 "Processing model", "prepare the script element" step 8:
-    no ``type`` and no ``language`` attribute, an empty one, or a ``type`` that is a JavaScript
-    MIME type essence (ASCII whitespace stripped, any letter case) runs a classic script;
-    ``module`` runs a module script, where ``document.currentScript`` (which our tracker reads
-    its settings from) is ``null``; anything else (``text/plain``, as consent managers use
-    until consent) is a data block that never runs. A classic script with ``nomodule`` does
-    not run in browsers that support modules (step 20, "prepare the script element").
-
-    Args:
-        attributes: the element's attributes as parsed (names lower-case, values unescaped;
-            ``None`` for an attribute without a value).
-
-    Returns:
-        ``None`` when the script runs as a classic script, else the reason.
-    """
-    script_type = attributes.get("type")
-    language = attributes.get("language")
-    if script_type is not None:
-        kind = script_type
-    else:
-        kind = "text/" + language if language else "text/javascript"
-    essence = kind.strip(_ASCII_WHITESPACE).lower()
-    if essence in ("", *JAVASCRIPT_MIME_TYPES):
-        if "nomodule" in attributes:
-            return "its tracker tag has nomodule, so browsers with modules skip it"
-        return None
-    if essence == "module":
-        return 'its tracker tag is type="module", where the tracker cannot read its settings'
-    return f"its tracker tag is type={kind!r}, which browsers do not run"
-
-
-def tracker_problem_in(tree: LexborHTMLParser) -> str | None:
-    """Why the tracker of the parsed page would not run in a browser, or ``None`` when it would.
-
-    Args:
-        tree: the page's parse (:func:`parse`); the page carries at least one tag with
-            ``data-aae-tracking``.
-
-    Returns:
-        ``None`` when the parse shows a ``<script data-aae-tracking="tracker">`` that runs: not
-        in ``<template>`` content, not in SVG/MathML or ``<noscript>`` (see
-        :data:`NOT_RUNNING_ANCESTORS`), with a ``type`` that :func:`script_type_problem`
-        accepts. Otherwise the reason, for the report (the first tracker's, when none runs).
-    """
-    selector = f'script[{MARKER_ATTRIBUTE}="tracker"]'
-    found = tree.css(selector)
-    if not found:
-        if any(fragment.css(selector) for fragment in tree.template_fragments()):
-            return "its tracker tag is inside <template>, whose content never runs"
-        return "its tracker tag is not a script a browser runs (it is in text or a comment)"
-    reasons = []
-    for node in found:
-        blocker = _blocker(_ancestors(node))
-        reason = (
-            f"its tracker tag is inside <{blocker}>, where it does not run"
-            if blocker is not None
-            else script_type_problem(node.attributes)
-        )
-        if reason is None:
-            return None
-        reasons.append(reason)
-    return reasons[0]
-
-
-def tracker_problem(text: str) -> str | None:
-    """:func:`tracker_problem_in` for a page's text (parsed here)."""
-    return tracker_problem_in(parse(text))
