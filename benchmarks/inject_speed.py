@@ -29,7 +29,7 @@ from types import ModuleType
 from lxml import etree
 from lxml import html as lxml_html
 
-from aae_tracking_plugins.core.engine.inject import inject
+from aae_tracking_plugins.core.engine.inject import inject, inject_bytes
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
 
@@ -117,6 +117,11 @@ def main() -> None:
     def engine(page: str) -> str:
         return inject(page, snippet).html
 
+    encoded: dict[int, bytes] = {}  # each page's UTF-8 bytes, made once (id of the page)
+
+    def engine_bytes(page: str) -> bytes:
+        return inject_bytes(encoded[id(page)], snippet).data
+
     with tempfile.TemporaryDirectory() as tmp:
         old = load_engine(args.old, Path(tmp))
         old_snippet = old.Snippet(snippet.head, snippet.body)
@@ -124,9 +129,14 @@ def main() -> None:
         def old_engine(page: str) -> str:
             return str(old.inject(page, old_snippet).html)
 
+        def old_engine_bytes(page: str) -> bytes:
+            return bytes(old.inject_bytes(encoded[id(page)], old_snippet).data)
+
         methods: dict[str, Callable[[str], object]] = {
             "this engine": engine,
             f"engine at {args.old}": old_engine,
+            "this engine, bytes": engine_bytes,
+            f"at {args.old}, bytes": old_engine_bytes,
             "plain splice": splice,
             "lxml parse": lxml_parse,
             "lxml round-trip": lxml_round_trip,
@@ -136,8 +146,10 @@ def main() -> None:
         cut = {f"{name}, cut": page[: page.rfind("</body>")] for name, page in pages.items()}
         pages.update(cut)
         for name, page in pages.items():
+            encoded[id(page)] = page.encode("utf-8")
             assert inject(page, snippet).skipped_reason is None, name
             assert engine(page) == old_engine(page), name
+            assert engine_bytes(page) == old_engine_bytes(page) == engine(page).encode(), name
         times = {(p, m): [] for p in pages for m in methods}  # type: dict[tuple[str, str], list[float]]
         for _ in range(args.repeat):
             for page_name, page in pages.items():
@@ -150,16 +162,22 @@ def main() -> None:
 
     print(f"median per page over {args.repeat} interleaved rounds (ratio to the plain splice)")
     print(f"{'page':14} {'size':>9}  " + "  ".join(f"{m:>22}" for m in methods) + "  new/old")
+    old_name = f"engine at {args.old}"
     for page_name, page in pages.items():
         splice_time = statistics.median(times[page_name, "plain splice"])
         cells = []
         for method_name in methods:
             value = statistics.median(times[page_name, method_name])
             cells.append(f"{value * 1e6:11.1f} us ({value / splice_time:5.1f}x)")
-        new = statistics.median(times[page_name, "this engine"])
-        before = statistics.median(times[page_name, f"engine at {args.old}"])
+        ratios = []
+        for new_name, before_name in (
+            ("this engine", old_name),
+            ("this engine, bytes", f"at {args.old}, bytes"),
+        ):
+            new = statistics.median(times[page_name, new_name])
+            ratios.append(f"{new / statistics.median(times[page_name, before_name]):5.2f}")
         size = f"{len(page) // 1024:6d} KB"
-        print(f"{page_name:14} {size}  " + "  ".join(cells) + f"  {new / before:5.2f}")
+        print(f"{page_name:14} {size}  " + "  ".join(cells) + "  " + " / ".join(ratios))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aae_tracking_plugins.core.engine import charset, search
-from aae_tracking_plugins.core.engine.placement import CHARSET_PUSHED, Failed, place
+from aae_tracking_plugins.core.engine.placement import CHARSET_PUSHED, Failed, Placed, Source, place
 from aae_tracking_plugins.core.engine.refresh import refresh_target, refresh_url
 from aae_tracking_plugins.core.engine.search import (
     MARKER_ATTRIBUTE,
@@ -176,23 +176,31 @@ def inject(text: str, snippet: Snippet) -> InjectionResult:
     Raises:
         Nothing of its own for any input text.
     """
+    outcome = _place(text, snippet, None)
+    if isinstance(outcome, str):
+        return InjectionResult(text, outcome)
+    assert isinstance(outcome.output, str)  # placed in the text (no bytes given)
+    return InjectionResult(outcome.output)
+
+
+def _place(text: str, snippet: Snippet, data: bytes | None) -> Placed | str:
+    """The accepted candidate for ``text`` (``data``: its UTF-8 bytes, if read as such), or the
+    reason to leave the page alone."""
     if not text or text.isspace():
-        return InjectionResult(text, EMPTY_FILE)
+        return EMPTY_FILE
     base = text
     if search.contains_marker(text):
         removed = _without_ours(text)
         if isinstance(removed, tuple):
-            return InjectionResult(text, removed[0])
-        base = removed
+            return removed[0]
+        if removed is not text:
+            base, data = removed, None  # the bytes no longer match: place in the text
     if not search.has_markup(base):
-        return InjectionResult(text, NO_MARKUP)
-    outcome = place(base, snippet.head, snippet.body)
+        return NO_MARKUP
+    outcome = place(Source(base, data), snippet.head, snippet.body)
     if isinstance(outcome, Failed):
-        return InjectionResult(text, _refusal(base, outcome))
-    reason = _not_a_visit(base, outcome.verdict.facts)
-    if reason is not None:
-        return InjectionResult(text, reason)
-    return InjectionResult(outcome.output)
+        return _refusal(base, outcome)
+    return _not_a_visit(base, outcome.verdict.facts) or outcome
 
 
 def _not_a_visit(text: str, facts: PageFacts) -> str | None:
@@ -259,6 +267,16 @@ def inject_bytes(data: bytes, snippet: Snippet) -> BytesInjectionResult:
         alone or its bytes do not decode and re-encode unchanged in that encoding.
     """
     encoding = charset.detect(data)
+    if encoding == "utf-8":
+        # surrogateescape makes UTF-8 decoding lossless: every byte comes back as it was.
+        text = data.decode(encoding, "surrogateescape")
+        outcome = _place(text, snippet, data)
+        if isinstance(outcome, str):
+            return BytesInjectionResult(data, encoding, outcome)
+        output = outcome.output
+        if isinstance(output, str):
+            output = output.encode(encoding, "surrogateescape")
+        return BytesInjectionResult(output, encoding)
     try:
         # surrogateescape keeps bytes the codec does not map (e.g. 0x81 in windows-1252).
         text = data.decode(encoding, "surrogateescape")

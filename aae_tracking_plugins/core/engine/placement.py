@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from aae_tracking_plugins.core.engine import charset, search
 from aae_tracking_plugins.core.engine.verify import Verdict, check_candidate
 
-__all__ = ["MAX_PARSES", "Attempt", "Declaration", "Failed", "Placed", "place"]
+__all__ = ["MAX_PARSES", "Attempt", "Declaration", "Failed", "Placed", "Source", "place"]
 
 #: Candidate pairs parsed per page at most (the common page needs one).
 MAX_PARSES = 8
@@ -128,7 +128,7 @@ class Attempt:
 class Placed:
     """An accepted candidate: the output and the verdict of its parse."""
 
-    output: str
+    output: str | bytes
     verdict: Verdict
 
 
@@ -142,23 +142,53 @@ class Failed:
     gave_up: bool = False
 
 
-def insert(text: str, stub_at: int, tracker_at: int, head: str, body: str) -> str:
-    """``text`` with ``head`` inserted at ``stub_at`` and ``body`` at ``tracker_at`` (the stub
-    first when both go to the same spot)."""
-    return "".join((text[:stub_at], head, text[stub_at:tracker_at], body, text[tracker_at:]))
+@dataclass(frozen=True)
+class Source:
+    """The page to place the tags in: its text, and its UTF-8 bytes when it was read as such.
+
+    With the bytes, candidates are spliced and parsed as bytes: the parser reads UTF-8 (a text
+    would be encoded for it first), and the output needs no encoding either. Offsets found in
+    the text are turned into byte offsets by encoding the shorter side of the page only.
+    """
+
+    text: str
+    #: ``text`` as UTF-8 (``surrogateescape``: the page's undecodable bytes as they were).
+    data: bytes | None = None
+
+    def _byte_offset(self, at: int) -> int:
+        text, data = self.text, self.data
+        assert data is not None
+        if at <= len(text) - at:
+            return len(text[:at].encode("utf-8", "surrogateescape"))
+        return len(data) - len(text[at:].encode("utf-8", "surrogateescape"))
+
+    def insert(self, stub_at: int, tracker_at: int, head: str, body: str) -> str | bytes:
+        """The page with ``head`` inserted at ``stub_at`` and ``body`` at ``tracker_at``
+        (the stub first when both go to the same spot), as text or as UTF-8 bytes."""
+        text, data = self.text, self.data
+        if data is None:
+            return "".join(
+                (text[:stub_at], head, text[stub_at:tracker_at], body, text[tracker_at:])
+            )
+        end = self._byte_offset(tracker_at)
+        start = end if stub_at == tracker_at else self._byte_offset(stub_at)
+        pieces = (data[:start], head.encode(), data[start:end], body.encode(), data[end:])
+        return b"".join(pieces)
 
 
-def place(text: str, head: str, body: str) -> Placed | Failed:
+def place(source: Source, head: str, body: str) -> Placed | Failed:
     """Find spots for the stub ``head`` and the tracker ``body`` that a parse confirms.
 
     Args:
-        text: the page, without tags of ours.
+        source: the page, without tags of ours.
         head: the stub's markup; body: the tracker's (and the Pixel fallback's).
 
     Returns:
-        :class:`Placed` with the output (``text`` plus the two insertions), or :class:`Failed`
-        with every attempt, after at most :data:`MAX_PARSES` parses.
+        :class:`Placed` with the output (the page plus the two insertions, bytes when
+        ``source`` has them), or :class:`Failed` with every attempt, after at most
+        :data:`MAX_PARSES` parses.
     """
+    text = source.text
     declared = declaration(text)
     stubs, dropped = stub_candidates(text, declared, head)
     trackers = tracker_candidates(text)
@@ -179,7 +209,7 @@ def place(text: str, head: str, body: str) -> Placed | Failed:
         if together and not (dropped and declared is not None and at >= declared.end):
             break  # no spot left for the stub
         stub_at = at if together else usable[0]
-        output = insert(text, stub_at, at, head, body)
+        output = source.insert(stub_at, at, head, body)
         verdict = check_candidate(output, head, body, stub_in_head=not together)
         attempts.append(Attempt(at, kind, verdict))
         if verdict.problem is None:

@@ -3,13 +3,14 @@
 Nothing here decides whether a spot is right: :mod:`.verify` parses the candidate output with an
 HTML5 parser and accepts or rejects it. A search may therefore be fooled by a decoy (a
 ``</body>`` inside a comment or a script string); it only has to find the right spot among the
-first few candidates, and never miss one. The searches are case-blind where HTML names are
-(ASCII letters only), and follow the tokenizer's rules for a tag's attributes (HTML standard,
-13.2.5.32-13.2.5.40: quoted values may hold ``>``) so that the end of a tag is found exactly.
+first few candidates. The searches are case-blind where HTML names are (ASCII letters only),
+and follow the tokenizer's rules for a tag's attributes (HTML standard, 13.2.5.32-13.2.5.40:
+quoted values may hold ``>``) so that the end of a tag is found exactly.
 
-Speed: every search here either stops early (the ``<head>`` near the top, the last ``</body>``
-near the end) or runs only on pages that already failed a candidate. Case-blind patterns are
-written as ``[hH][eE]...`` after a literal ``<``, which the regex engine skips to quickly.
+Speed: every search here either looks at a bounded part of the page (``<head>`` near the top,
+the last ``</body>`` near the end) or runs only on pages that already failed a candidate.
+Case-blind patterns are written as ``[hH][eE]...`` after a literal ``<``, which the regex engine
+skips to quickly.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ _OPENER = re.compile(
 )
 #: Windows searched from the end of the page, growing: the last ``</body>`` is usually near it.
 _FIRST_WINDOW = 8192
+#: How far from the top :func:`first_start_tag` looks for ``<html>`` and ``<head>``.
+TOP_WINDOW = 65536
 
 
 def has_markup(text: str) -> bool:
@@ -124,23 +127,25 @@ def opener_candidates(text: str) -> Iterator[int]:
         yield match.start()
 
 
-def first_start_tag(text: str, name: str, stop: int | None = None) -> tuple[int, int] | None:
-    """Start and end of the first ``<name ...>`` start tag (any letter case) before ``stop``.
+def first_start_tag(text: str, name: str) -> tuple[int, int] | None:
+    """Start and end of the first ``<name ...>`` start tag (``name`` in lower case, found in
+    any letter case) within the first :data:`TOP_WINDOW` characters.
 
     A plain search: the tag may be a decoy inside a comment (the parse of the candidate output
-    tells). The lower-case spelling is found first with ``str.find``, the other spellings are
-    only searched before it.
+    tells). Only the top of the page is searched: ``<html>`` and ``<head>`` tags that matter
+    come before any content, and a case-blind search of a whole large page that lacks them
+    would cost a good part of a parse. The engine uses this for the stub's spot only, where a
+    tag it does not find leaves a later candidate, verified like any other.
 
     Returns:
         ``(start, end)`` with ``end`` after the tag's ``>``, or ``None`` when there is no such
-        tag (or it never closes).
+        tag there (or it never closes).
     """
-    stop = len(text) if stop is None else stop
     pattern = _start_tag_pattern(name)
-    lower = text.find("<" + name, 0, stop)
-    while lower >= 0 and not pattern.match(text, lower):
-        lower = text.find("<" + name, lower + 1, stop)
-    found = pattern.search(text, 0, lower if lower >= 0 else stop)
+    lower = text.find("<" + name, 0, TOP_WINDOW)
+    while lower >= 0 and not pattern.match(text, lower):  # e.g. "<header" for "<head"
+        lower = text.find("<" + name, lower + 1, TOP_WINDOW)
+    found = pattern.search(text, 0, lower if lower >= 0 else TOP_WINDOW)
     start = found.start() if found is not None else lower
     if start < 0:
         return None
