@@ -31,7 +31,6 @@ from aae_tracking_plugins.core.engine.verify import (
     PageFacts,
     page_facts,
     parse,
-    unclosed_at_end,
 )
 
 __all__ = [
@@ -231,15 +230,15 @@ def _refusal(text: str, failed: Failed) -> str:
     if failed.reason is not None:
         return failed.reason
     at_end = next((a for a in failed.attempts if a.kind == "end"), None)
-    if at_end is not None and not at_end.verdict.tracker_ok:
-        if at_end.verdict.tracker_in_head and reason == HEAD_ONLY:
+    if at_end is not None and not at_end.tracker_ok:
+        if at_end.tracker_in_head and reason == HEAD_ONLY:
             return HEAD_ONLY
-        if not at_end.verdict.tracker_in_head:
-            what = unclosed_at_end(at_end.verdict.tree, at_end.verdict.tracker_blocked_by)
+        if at_end.ends_inside is not None:
+            what = at_end.ends_inside
             return f"the page ends inside an unclosed {what}: anything appended is swallowed"
     if not failed.attempts:
         return "no spot for the stub before the tracker"
-    first = failed.attempts[0].verdict.problem or "no candidate spot was confirmed"
+    first = failed.attempts[0].problem or "no candidate spot was confirmed"
     if failed.gave_up:
         return f"{first} (and at the other spots tried)"
     return first

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from aae_tracking_plugins.core.engine import charset, search
-from aae_tracking_plugins.core.engine.verify import Verdict, check_candidate
+from aae_tracking_plugins.core.engine.verify import Verdict, check_candidate, unclosed_at_end
 
 __all__ = ["MAX_PARSES", "Attempt", "Declaration", "Failed", "Placed", "Source", "place"]
 
@@ -117,11 +117,33 @@ def tracker_candidates(text: str) -> Iterator[tuple[int, str]]:
 
 @dataclass(frozen=True)
 class Attempt:
-    """One parsed candidate: where the tracker went, of which kind, and the verdict."""
+    """One parsed candidate that was not accepted: where the tracker went, of which kind, and
+    what the parse said (without the parse itself: a large page's tree is not kept)."""
 
     tracker_at: int
     kind: str
-    verdict: Verdict
+    problem: str
+    tracker_ok: bool
+    #: The tracker ran, but in ``<head>`` (the page's body had not started there).
+    tracker_in_head: bool
+    #: For the end of the page, when the tracker did not run: what swallowed it
+    #: (:func:`.verify.unclosed_at_end`: "comment", "<svg>", "tag", ...).
+    ends_inside: str | None
+
+    @classmethod
+    def of(cls, tracker_at: int, kind: str, verdict: Verdict) -> Attempt:
+        swallowed = kind == "end" and not verdict.tracker_ok and not verdict.tracker_in_head
+        ends_inside = (
+            unclosed_at_end(verdict.tree, verdict.tracker_blocked_by) if swallowed else None
+        )
+        return cls(
+            tracker_at,
+            kind,
+            verdict.problem or "",
+            verdict.tracker_ok,
+            verdict.tracker_in_head,
+            ends_inside,
+        )
 
 
 @dataclass(frozen=True)
@@ -134,8 +156,9 @@ class Placed:
 
 @dataclass(frozen=True)
 class Failed:
-    """No candidate was accepted: the attempts made (``reason`` set when no spot could even be
-    tried, e.g. :data:`CHARSET_PUSHED`)."""
+    """No candidate was accepted: the attempts parsed; ``reason`` is :data:`CHARSET_PUSHED`
+    when a tracker spot was passed over because it would push the charset declaration out;
+    ``gave_up`` when :data:`MAX_PARSES` were parsed."""
 
     attempts: tuple[Attempt, ...]
     reason: str | None = None
@@ -211,9 +234,9 @@ def place(source: Source, head: str, body: str) -> Placed | Failed:
         stub_at = at if together else usable[0]
         output = source.insert(stub_at, at, head, body)
         verdict = check_candidate(output, head, body, stub_in_head=not together)
-        attempts.append(Attempt(at, kind, verdict))
         if verdict.problem is None:
             return Placed(output, verdict)
+        attempts.append(Attempt.of(at, kind, verdict))
         if verdict.foreign_marks:
             break  # marked elements we did not insert: no other spot changes that
         if not verdict.stub_ok and not together:
