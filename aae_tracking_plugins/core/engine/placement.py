@@ -106,10 +106,8 @@ def tracker_candidates(text: str) -> Iterator[tuple[int, str]]:
     """Spots for the tracker, best first, each with its kind: ``"body-end"`` (before a
     ``</body``), ``"html-end"`` (before a ``</html``), ``"end"`` (the end of the page) or
     ``"opener"`` (before a construct that a page ending inside it leaves open)."""
-    for at in search.end_tags(text, "body"):
-        yield at, "body-end"
-    for at in search.end_tags(text, "html"):
-        yield at, "html-end"
+    for at, name in search.body_and_html_ends(text):
+        yield at, f"{name}-end"
     yield len(text), "end"
     for at in search.opener_candidates(text):
         yield at, "opener"

@@ -24,9 +24,9 @@ from typing import NamedTuple
 __all__ = [
     "MARKER_ATTRIBUTE",
     "MarkedTag",
+    "body_and_html_ends",
     "contains_marker",
     "doctype_end",
-    "end_tags",
     "find_tracker_tags",
     "first_start_tag",
     "has_body_tag",
@@ -113,10 +113,26 @@ def _reverse_finditer(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[
         size *= 4
 
 
-def end_tags(text: str, name: str) -> Iterator[int]:
-    """Where each ``</name`` end tag starts (any letter case), from the last to the first."""
-    for match in _reverse_finditer(_end_tag_pattern(name), text):
-        yield match.start()
+_BODY_OR_HTML_END = re.compile(
+    rf"</(?:(?P<body>{_case_blind('body')})|{_case_blind('html')}){_NAME_END}"
+)
+
+
+def body_and_html_ends(text: str) -> Iterator[tuple[int, str]]:
+    """Where each ``</body`` end tag starts (any letter case), from the last to the first, then
+    each ``</html``: ``(position, "body")`` and ``(position, "html")``.
+
+    One search from the end finds both: the ``</html`` ones met on the way are kept until the
+    ``</body`` ones run out (a page without ``</body>`` is searched once, not twice).
+    """
+    html_ends = []
+    for match in _reverse_finditer(_BODY_OR_HTML_END, text):
+        if match.group("body") is not None:
+            yield match.start(), "body"
+        else:
+            html_ends.append(match.start())
+    for at in html_ends:
+        yield at, "html"
 
 
 def opener_candidates(text: str) -> Iterator[int]:
