@@ -79,6 +79,8 @@ _OPENER = re.compile(
 )
 #: Windows searched from the end of the page, growing: the last ``</body>`` is usually near it.
 _FIRST_WINDOW = 8192
+#: Longer than any match of the patterns searched back from the end (``<plaintext`` + 1).
+_LONGEST_MATCH = 16
 #: How far from the top :func:`first_start_tag` looks for ``<html>`` and ``<head>``.
 TOP_WINDOW = 65536
 
@@ -97,17 +99,16 @@ def tag_end(text: str, name_end: int) -> int | None:
 
 
 def _reverse_finditer(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
-    """Matches of ``pattern`` from the last to the first, searched in growing windows from the
-    end, so that the last few cost a search of the page's tail only."""
+    """Matches of ``pattern`` (at most :data:`_LONGEST_MATCH` long) from the last to the first,
+    searched in growing windows from the end, so that the last few cost a search of the page's
+    tail only; each character is searched once."""
     end = len(text)
     size = _FIRST_WINDOW
     while end > 0:
         start = max(0, end - size)
-        found = []
-        for match in pattern.finditer(text, start):
-            if match.start() >= end:
-                break
-            found.append(match)
+        # A match that starts in the window may end past it (its name, the lookahead).
+        window = pattern.finditer(text, start, min(len(text), end + _LONGEST_MATCH))
+        found = [match for match in window if match.start() < end]
         yield from reversed(found)
         end = start
         size *= 4
