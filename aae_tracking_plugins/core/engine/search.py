@@ -78,7 +78,7 @@ _OPENER = re.compile(
     "<(?:!--|" + "|".join(f"{_case_blind(name)}{_NAME_END}" for name in _CONSTRUCTS) + ")"
 )
 #: Windows searched from the end of the page, growing: the last ``</body>`` is usually near it.
-_FIRST_WINDOW = 8192
+_FIRST_WINDOW = 2048
 #: Longer than any match of the patterns searched back from the end (``<plaintext`` + 1).
 _LONGEST_MATCH = 16
 #: How far from the top :func:`first_start_tag` looks for ``<html>`` and ``<head>``.
