@@ -1,13 +1,14 @@
 """One test's share of a collector that several tests use in turn (a module-scoped collector).
 
 A page keeps sending after its test is over: closing a browser context (at the test's teardown,
-or a context the test closed itself) hides and unloads its pages, and the tracker sends what the
-way out sends (the Engagement of a page viewed for over a second, anything still queued), with
-``fetch(..., {keepalive: true})``, which outlives the page.  Chromium creates those events while
-the context closes (a ``pagehide`` handler that takes too long is cut off and sends nothing), but
-the requests themselves are on their own: on a loaded machine one reached the collector after
-the next test had emptied it, and that test saw an event of the earlier test's visitor (its own
-session id) among its own.  :func:`this_tests_events` keeps such late events out.
+or a context the test closed itself) hides and unloads its pages, and the tracker sends what it
+sends on the way out (the Engagement of a page viewed for over a second, anything still queued)
+with ``fetch(..., {keepalive: true})``, which outlives the page.  Those events are made while the
+context closes (here they were always made before ``close()`` returned; a ``pagehide`` handler
+kept busy for 1.5 s sent nothing at all), but the requests travel on their own: on a loaded
+machine one reached the collector after the next test had emptied it, and that test found an
+event of the earlier test's visitor (another session id) among its own.
+:func:`this_tests_events` keeps such late events out.
 """
 
 from __future__ import annotations
