@@ -30,6 +30,12 @@ the test error at teardown (:func:`schema_problems`).
     ``browser_page.errors == []`` at the end of a test.  The context is closed at
     teardown.
 
+``tabs``
+    The default context of a headless Chromium of its own (attached over CDP) where
+    opening or fronting another tab hides a page, as a visitor switching tabs does,
+    and a list of its pages' uncaught errors and console errors (tests/browser/
+    test_engagement.py's docstring says why Playwright's own launch cannot do it).
+
 Tests using ``browser`` or ``browser_page`` (directly or through another fixture)
 are marked ``browser`` automatically, so ``-m "not browser"`` deselects them.
 """
@@ -40,6 +46,8 @@ import functools
 import json
 import os
 import shutil
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,3 +271,72 @@ def browser_page(browser: Browser) -> Iterator[BrowserPage]:
         yield BrowserPage(page=page, context=context, errors=errors)
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- real tab switching
+
+
+def _start_chromium(profile: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A headless Chromium with a DevTools port of its own; returns it and its http endpoint."""
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    process = subprocess.Popen(
+        [
+            executable,
+            "--headless",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            *CHROMIUM_ARGS,
+            "about:blank",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    port_file = profile / "DevToolsActivePort"  # "<port>\n<path>" once it listens
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        lines = port_file.read_text().split() if port_file.exists() else []
+        if len(lines) == 2:
+            return process, f"http://127.0.0.1:{lines[0]}"
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"Chromium did not open its DevTools port (exit status {process.poll()})")
+
+
+@pytest.fixture
+def tabs(browser: Browser, tmp_path: Path) -> Iterator[tuple[BrowserContext, list[str]]]:
+    """The default context of a Chromium where switching tabs hides pages (see the docstring of
+    tests/browser/test_engagement.py), and a list collecting its pages' uncaught errors and
+    console errors."""
+    process, endpoint = _start_chromium(tmp_path / "profile")
+    errors: list[str] = []
+    try:
+        attached = browser.browser_type.connect_over_cdp(endpoint, no_defaults=True)
+        context = attached.contexts[0]
+        context.set_default_timeout(15_000)
+
+        def console(message: ConsoleMessage) -> None:
+            # Chromium's own /favicon.ico request 404s on these sites: not the page's fault.
+            if message.type == "error" and "favicon.ico" not in message.location.get("url", ""):
+                errors.append(f"console.error: {message.text}")
+
+        def watch(page: Page) -> None:
+            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+            page.on("console", console)
+
+        for page in context.pages:
+            watch(page)
+        context.on("page", watch)
+        try:
+            yield context, errors
+        finally:
+            attached.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

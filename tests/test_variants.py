@@ -29,8 +29,8 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
+from tests.pixel_helpers import FBEVENTS, STAND_IN
 from tests.sites import SETTINGS_HEAD, build_instant_material_site, build_pelican
-from tests.test_pixel import FBEVENTS, STAND_IN
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Route
