@@ -37,7 +37,9 @@ the test error at teardown (:func:`schema_problems`).
     test_engagement.py's docstring says why Playwright's own launch cannot do it).
 
 Tests using ``browser`` or ``browser_page`` (directly or through another fixture)
-are marked ``browser`` automatically, so ``-m "not browser"`` deselects them.
+are marked ``browser`` automatically, so ``-m "not browser"`` deselects them.  Each
+test is also marked by its folder: ``unit`` (tests/unit), ``engine`` (tests/engine),
+``build`` (tests/builds, also ``slow``) or ``e2e`` (tests/browser).
 """
 
 from __future__ import annotations
@@ -59,27 +61,32 @@ from jsonschema.exceptions import best_match
 
 import aae_tracking_plugins
 from aae_tracking_plugins.collector import EventCollector
+from tests.sites import TESTS
 from tests.static_server import CHROMIUM_ARGS, StaticServer, start_static_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 BROWSER_FIXTURES = frozenset({"browser", "browser_page"})
-#: Modules whose tests run real generator builds, npm or the whole demo: ``slow``, left out of
+#: The folders of tests/ by kind and the marker each gives its tests (pyproject's markers list).
+KIND_MARKERS = {"unit": "unit", "engine": "engine", "builds": "build", "browser": "e2e"}
+#: Kinds whose tests run real generator builds, npm or the whole demo: also ``slow``, left out of
 #: ``make test-fast`` (the inner loop) and run by ``make test``.
-SLOW_MODULES = frozenset(
-    {"test_demo", "test_strict_csp", "test_mkdocs_build", "test_js_build", "test_plan_settings"}
-)
+SLOW_KINDS = frozenset({"build"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that (transitively) uses a browser fixture as ``browser``, and the tests
-    of :data:`SLOW_MODULES` as ``slow``."""
+    """Mark each test by the folder it is in (:data:`KIND_MARKERS`; ``build`` tests also
+    ``slow``), and every test that (transitively) uses a browser fixture as ``browser``."""
     for item in items:
         if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.browser)
-        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
-            item.add_marker(pytest.mark.slow)
+        folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        kind = KIND_MARKERS.get(folder)
+        if kind is not None:
+            item.add_marker(kind)
+            if kind in SLOW_KINDS:
+                item.add_marker(pytest.mark.slow)
 
 
 # --------------------------------------------------------------------------- collector

@@ -18,7 +18,9 @@ from lxml import html as lxml_html
 
 from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE
 
-ROOT = Path(__file__).resolve().parent.parent
+#: The tests folder (its data folders: corpus/, delivery_pages/, navigation_pages/, engine_site/).
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 MKDOCS_SITE = ROOT / "sample_sites" / "mkdocs"
 PELICAN_SITE = ROOT / "sample_sites" / "pelican"
 # Pelican lives in its own environment: it pins pygments<2.20, mkdocs-material needs >=2.20.

@@ -34,6 +34,7 @@ from tests.events import make_event
 from tests.sites import (
     HTML_NS,
     SETTINGS_HEAD,
+    TESTS,
     assert_one_clear_error,
     assert_one_clear_line,
     build_mkdocs,
@@ -193,7 +194,7 @@ def test_inject_replaces_the_fallback_and_is_idempotent(page: str) -> None:
         assert "<noscript><p>theirs</p></noscript>" in removed
 
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = TESTS / "corpus"
 
 
 @pytest.mark.parametrize(
