@@ -145,7 +145,7 @@ def build_site(
         track_automation=True,  # the pages see navigator.webdriver under Playwright
         batch=batch,
         # No Engagement (sent when a page is left after a second) unless a test asks: the counts
-        # here are of the events the pages make on purpose. tests/test_engagement.py covers it.
+        # here are of the events the pages make on purpose. test_engagement.py covers it.
         engagement=engagement,
     )
     snippet = render_snippet(config)

@@ -4,7 +4,7 @@ Validation in every front end (one line naming the setting), the tags it renders
 without it carries no Pixel bytes at all), the per-page override in real MkDocs and Pelican
 builds, the engine treating the Pixel's ``<noscript>`` as one of our tags, ``check`` and
 ``csp-hashes``, and the collector's optional ``fbp`` / ``fbc`` keys. The browser side is tested
-in tests/test_pixel.py.
+in tests/browser/test_pixel.py.
 """
 
 from __future__ import annotations
