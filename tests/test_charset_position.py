@@ -120,9 +120,30 @@ def test_a_declaration_in_the_body_keeps_its_place_with_the_stub_before_the_trac
     assert view.tracker_runs_in_body
 
 
-def test_a_declaration_after_the_body_end_is_left_alone_when_the_tracker_would_push_it() -> None:
+def test_a_declaration_after_the_body_end_gets_the_tags_after_it() -> None:
+    """Before the last </body> the tracker would push the declaration out; right before
+    </html>, after the declaration, it still runs in the body (the parser confirms it), with
+    the stub right before it (refused before the engine was rebuilt on an HTML5 parser)."""
     declaration = "<meta charset=windows-1252>"
     page = pad_to("<html><body><p>x</p></body>", declaration, 1000, "cp1252") + "</html>"
+    data = page.encode("cp1252")
+    result = inject_bytes(data, SNIPPET)
+    assert result.injected, result.skipped_reason
+    assert declaration_end(result.data, declaration, "cp1252") == 1000
+    assert prescan(result.data) == "windows-1252"
+    output = result.data.decode("cp1252")
+    assert output.index(SNIPPET.head) + len(SNIPPET.head) == output.index(SNIPPET.body)
+    assert output.index(SNIPPET.body) + len(SNIPPET.body) == output.index("</html>")
+    view = browser_view(output)
+    assert view.kinds == ["stub", "tracker"]
+    assert view.tracker_runs_in_body
+
+
+def test_a_declaration_the_tracker_would_push_out_is_left_alone() -> None:
+    """After the declaration the page is <template> content to its end: the only spots where
+    the tracker runs are before the declaration, and each would push it out."""
+    declaration = "<meta charset=windows-1252>"
+    page = pad_to("<html><body><p>x</p></body><template>", declaration, 1000, "cp1252") + "<p>"
     data = page.encode("cp1252")
     result = inject_bytes(data, SNIPPET)
     assert result.data == data

@@ -57,8 +57,10 @@ NOT_PAGES = {
     "empty.html": b"",
     "google1234567890abcdef.html": b"google-site-verification: google1234567890abcdef.html\n",
 }
-#: A page the engine refuses: appending anything would land inside the unclosed comment.
-REFUSED = {"unclosed.html": b"<html><body><p>Draft</p><!-- TODO: finish this\n"}
+#: A page the engine refuses: it ends inside a tag whose quote never closes (browsers drop it),
+#: and anything appended would land inside it.
+REFUSED = {"unclosed.html": b"<html><body><p>Draft</p><p class='todo>finish this\n"}
+UNCLOSED = "the page ends inside an unclosed tag: anything appended is swallowed"
 #: Files that must never be touched.
 UNTOUCHED = {
     "notes.txt": b"<html><body>not a page: wrong extension</body></html>",
@@ -84,8 +86,7 @@ def test_inject_mixed_site_keeps_every_byte_and_is_idempotent(tmp_path: Path) ->
     )
     # One warning, naming the refused page and why; non-pages are not warned about.
     assert first.stderr.splitlines() == [
-        "aae-tracking: warning: unclosed.html left untracked: the page ends inside an unclosed "
-        "comment (no </body> to insert before)"
+        f"aae-tracking: warning: unclosed.html left untracked: {UNCLOSED}"
     ]
     after = snapshot(site)
     for name, original in TRACKABLE.items():
@@ -347,7 +348,7 @@ def generated_site(root: Path, count: int) -> None:
         ),
         lambda i: f"<p>fragment {i}</p>".encode(),
         lambda i: f"<HTML>\r\n<BODY>\r\n<P>{i}\r\n</BODY>\r\n</HTML>\r\n".encode(),
-        lambda i: f"<html><body>{i}<!-- unclosed".encode(),  # left alone
+        lambda i: f"<html><body>{i}<p class='unclosed".encode(),  # left alone
         lambda i: b"",  # not a page
     ]
     for i in range(count):
@@ -424,8 +425,7 @@ def test_progress_lines_when_not_a_terminal(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines() == [  # warnings only
-        "aae-tracking: warning: section3/page3.html left untracked: the page ends inside an "
-        "unclosed comment (no </body> to insert before)"
+        f"aae-tracking: warning: section3/page3.html left untracked: {UNCLOSED}"
     ]
 
 
@@ -560,8 +560,7 @@ def test_check_fails_on_untracked_duplicate_and_left_alone_pages(tmp_path: Path)
         "bad/twice.html: duplicate: 2 tracker tags (lp_spring_desk / camp_spring_2026 -> "
         f"{ENDPOINT}, lp_other / (no campaign) -> https://staging.aae.com/api/v1/landing-pages/"
         "events); re-run inject",
-        "bad/unclosed.html: left-alone: the page ends inside an unclosed comment "
-        "(no </body> to insert before)",
+        f"bad/unclosed.html: left-alone: {UNCLOSED}",
     ]
     assert "2 untracked, 1 duplicate, 1 left alone" in result.stdout
     assert lines[-1] == (

@@ -13,8 +13,8 @@ request is aborted) and the tracker is asked where it is:
 - and it RAN: ``window.AAE_TRACKING.loaded === true`` (the page is no secure context, so the
   tracker stops right after that and sends nothing).
 
-Pages: the corpus, the issue's explicit decoy pages, the known-bug examples (strict xfail), and
-generated decoy documents (fixed seed). Pages the engine leaves alone are checked for byte
+Pages: the corpus, the issue's explicit decoy pages, the fixed-bug examples, and generated decoy
+documents (fixed seed). Pages the engine leaves alone are checked for byte
 equality only. One browser context serves every page of a test module on an xdist worker.
 """
 
@@ -35,12 +35,10 @@ from tests.test_engine_corpus import corpus_params
 from tests.test_engine_properties import (
     CONTRACT_PAGES,
     FIXED_BUGS,
-    KNOWN_BUGS,
     SKIP_ALLOWED_PAGES,
     SNIPPET,
     abbreviate,
     documents,
-    known_bug,
 )
 
 if TYPE_CHECKING:
@@ -101,18 +99,6 @@ class Verdict:
             and f["stubFirst"]
             and f["loaded"]
         )
-
-    @property
-    def where(self) -> str:
-        """The symptom, in the terms ``known_bug`` uses."""
-        f = self.facts
-        if not f["exists"]:
-            return "missing"
-        if not f["html"]:
-            return "foreign"
-        if f["inHead"]:
-            return "head"
-        return "body" if f["inBody"] else "other"
 
 
 @dataclass
@@ -196,20 +182,6 @@ def test_page_the_engine_may_leave_alone_in_chromium(oracle: Oracle, name: str) 
     assert outcome in ("runs", "skipped"), verdict and verdict.facts
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=bug.what))
-        for name, bug in KNOWN_BUGS.items()
-    ],
-)
-def test_known_engine_bug_in_chromium(oracle: Oracle, name: str) -> None:
-    """Chromium confirms each open bug: the engine injects and the tracker does not run in the
-    body as an HTML script (strict xfail until the engine is fixed)."""
-    outcome, verdict = check_in_chromium(oracle, KNOWN_BUGS[name].page)
-    assert outcome in ("runs", "skipped"), verdict and verdict.facts
-
-
 @pytest.mark.parametrize("name", FIXED_BUGS)
 def test_fixed_engine_bug_stays_fixed_in_chromium(oracle: Oracle, name: str) -> None:
     outcome, verdict = check_in_chromium(oracle, FIXED_BUGS[name].page)
@@ -261,16 +233,11 @@ def test_generated_decoy_documents_in_chromium(oracle: Oracle, chunk: int) -> No
     injected, _ = generated_documents()
     assert len(injected) >= GENERATED_INJECTED  # the grammar still makes injectable pages
     failures: list[str] = []
-    known: dict[str, int] = {}
     for page in injected[chunk::CHUNKS]:
         outcome, verdict = check_in_chromium(oracle, page)
         if outcome == "runs":
             continue
         assert verdict is not None
-        bug = known_bug(page, verdict.where)
-        if bug is not None:
-            known[bug] = known.get(bug, 0) + 1
-            continue
         output = inject(page, SNIPPET).html
         failures.append(f"{page!r}\n  -> {abbreviate(output)!r}\n  Chromium: {verdict.facts}")
     assert not failures, "\n\n".join(failures)

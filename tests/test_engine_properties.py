@@ -24,10 +24,8 @@ pages included, in real headless Chromium.
 Runs are reproducible (``derandomize=True``). To hunt for new counterexamples, run with more,
 random examples: ``AAE_FUZZ_EXAMPLES=20000 pytest tests/test_engine_properties.py``.
 
-Real engine bugs found this way are kept as strict-xfail regression tests (``KNOWN_BUGS``, each
-confirmed in Chromium). The properties tolerate their symptoms (``known_bug``: where the tracker
-ended up, plus the page's shape) so that they keep finding new problems instead of the same ones;
-byte faithfulness and the stub-before-tracker order are never tolerated.
+Engine bugs found this way (each confirmed in Chromium) are kept as regression tests once
+fixed (``FIXED_BUGS``); a new one is fixed rather than tolerated.
 """
 
 from __future__ import annotations
@@ -52,7 +50,6 @@ from aae_tracking_plugins.core.engine.inject import (
     inject,
     inject_bytes,
     remove_tracker,
-    scan,
 )
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
@@ -653,7 +650,7 @@ def abbreviate(page: str, snippet: Snippet = SNIPPET) -> str:
     return shorter.replace(snippet.body, "\u00abTRACKER\u00bb")
 
 
-# ------------------------------------------------------------------------------ known bugs
+# ------------------------------------------------------------------------------ fixed bugs
 
 
 @dataclass(frozen=True)
@@ -661,12 +658,6 @@ class KnownBug:
     page: str
     what: str
 
-
-#: Open engine bugs: minimal counterexamples found by these properties and confirmed in Chromium
-#: (tests/test_engine_browser_oracle.py). Each is a strict xfail: once the engine is fixed the
-#: test passes, strict xfail reports that, and the entry moves to ``FIXED_BUGS`` (and its rule
-#: leaves ``known_bug``).
-KNOWN_BUGS: dict[str, KnownBug] = {}
 
 #: Counterexamples these properties found in earlier versions of the engine, fixed since (by
 #: a correct placement or by leaving the page alone): plain regression tests now.
@@ -774,25 +765,13 @@ FIXED_BUGS = {
 }
 
 
-def known_bug(page: str, where: str) -> str | None:
-    """The open ``KNOWN_BUGS`` class that explains a tracker found at ``where`` in ``page``.
-
-    ``where`` is where a parser put the tracker ("head", "foreign", "missing", ...). A symptom
-    only one known bug produces is enough; a swallowed tracker also needs the page's shape.
-    (None open at the moment: every bug these properties found is fixed, see ``FIXED_BUGS``.)
-    """
-    del page, where
-    return None
-
-
 # -------------------------------------------------------------------------------- contract
 
 
-def check_contract(page: str, snippet: Snippet = SNIPPET, *, tolerate_known: bool = True) -> str:
+def check_contract(page: str, snippet: Snippet = SNIPPET) -> str:
     """Check the issue's contract for one page. Returns the outcome:
 
-    ``"injected"``, ``"skipped: <reason>"``, ``"known bug: <class>"`` (a ``KNOWN_BUGS`` shape,
-    only with ``tolerate_known``), or ``"inconclusive: <template>"`` when the page has a
+    ``"injected"``, ``"skipped: <reason>"``, or ``"inconclusive: <template>"`` when the page has a
     ``<template>`` and html5lib, which has no ``<template>`` support at all, sees the tracker
     anywhere but running (Chromium judges those pages in test_engine_browser_oracle.py).
     """
@@ -809,11 +788,6 @@ def check_contract(page: str, snippet: Snippet = SNIPPET, *, tolerate_known: boo
 
     view = scripting_view(output)
     note(f"html5lib (scripting on): {view}")
-    if not (view.tracker_runs_in_body and view.stub_runs):
-        bug = known_bug(page, view.tracker_where) if tolerate_known else None
-        if bug is not None:
-            event(f"known bug: {bug}")
-            return f"known bug: {bug}"
     again = inject(output, snippet)
     assert again.html == output, "injecting twice must give the page injecting once gives"
     assert remove_tracker(output) == page, "removing our tags must give the page back"
@@ -889,59 +863,6 @@ def test_reinjecting_with_other_ids_replaces_the_tracker(page: str) -> None:
         split_insertions(page, second.html, OTHER_SNIPPET)
 
 
-@given(st.one_of(documents(), st.text(max_size=80)))
-@fuzz_settings(300)
-def test_scan_never_raises_and_is_deterministic(page: str) -> None:
-    first = scan(page)
-    assert scan(page) == first
-    positions = [(tag.start, tag.end) for tag in first.tags]
-    assert all(0 <= start < end <= len(page) for start, end in positions)
-    assert positions == sorted(positions)
-    for tag in first.tags:
-        assert page[tag.start : tag.end] == tag.raw
-
-
-def _scan_facts(page: str, *, jump: bool) -> tuple[object, ...]:
-    result = scan(page, jump=jump)
-    return (
-        result.tags,
-        result.raw_elements,
-        result.eof_state,
-        result.eof_context,
-        result.doctype_end,
-        result.content_start,
-        result.uncertain,
-    )
-
-
-@given(st.one_of(documents(), markup_soup, st.text(max_size=80)))
-@fuzz_settings(600)
-def test_jumping_scan_finds_what_tag_by_tag_tokenizing_finds(page: str) -> None:
-    """The speed design, proved on decoys: jumping between the tags that matter (the proof that
-    each jump lands outside any tag, the case-blind check of capitals) loses and invents nothing
-    compared with tokenizing every tag."""
-    assert _scan_facts(page, jump=True) == _scan_facts(page, jump=False)
-
-
-@pytest.mark.parametrize(
-    "page",
-    [
-        "<SCRIPT>x</SCRIPT></BODY>",
-        "<sCrIpT>'</body>'</ScRiPt></body>",
-        "<p><Span>a</Span><SPAN><Title>t</TITLE></body>",
-        "<a title='<script>'>x</a></body>",
-        '<a title="</body>" x=">">y</a><scriptX>z</scriptX></body>',
-        "<svG><desc><b></b></desc></SVG></body>",
-        "<!DOCTYPE html><HTML><HEAD><META charset=utf-8></HEAD><BODY>x</BODY></HTML>",
-        # Enough capitals to make the search go case-blind halfway through the page.
-        "<BODY>" + "<P><B>x</B></P>" * 12 + "<SCRIPT>'</BODY>'</SCRIPT><!-- </BODY> --></BODY>",
-        "<BODY>" + "<P><B>x</B></P>" * 12 + "<sCrIpT>a</ScRiPt><TEXTAREA></BODY></TEXTAREA>",
-    ],
-)
-def test_jumping_scan_matches_tag_by_tag_on_case_and_quote_decoys(page: str) -> None:
-    assert _scan_facts(page, jump=True) == _scan_facts(page, jump=False)
-
-
 def _encode(page: str, encoding: str) -> bytes | None:
     """``page`` in ``encoding`` as a file would hold it (UTF-16 with its BOM), None if it can't."""
     if encoding == "utf-16-le":
@@ -995,13 +916,8 @@ def test_inject_bytes_changes_no_byte_of_any_file(data: bytes) -> None:
     head = SNIPPET.head.encode(result.encoding)
     body = SNIPPET.body.encode(result.encoding)
     assert result.data.replace(head, b"", 1).replace(body, b"", 1) == data
-    if inject_bytes(result.data, SNIPPET).data != result.data:
-        # Not idempotent: only acceptable as a symptom of a known bug (tracker swallowed).
-        page = data.decode(result.encoding, "surrogateescape")
-        output = result.data.decode(result.encoding, "surrogateescape")
-        bug = known_bug(page, scripting_view(output).tracker_where)
-        assert bug is not None, "injecting twice must give the page injecting once gives"
-        event(f"known bug: {bug}")
+    again = inject_bytes(result.data, SNIPPET).data
+    assert again == result.data, "injecting twice must give the page injecting once gives"
 
 
 # ------------------------------------------------------------------ explicit contract pages
@@ -1085,26 +1001,29 @@ CONTRACT_PAGES = {
 @pytest.mark.parametrize("name", CONTRACT_PAGES)
 def test_contract_pages_get_a_running_tracker(name: str) -> None:
     page = CONTRACT_PAGES[name]
-    assert check_contract(page, tolerate_known=False) == "injected"
+    assert check_contract(page) == "injected"
 
 
-#: Legal pages a browser runs the tracker in, which the engine may still leave alone (a quality
-#: issue, not a contract breach): the contract holds either way.
+#: Legal pages a browser runs the tracker in, which the engine may leave alone (a quality
+#: issue, not a contract breach): the contract holds either way. The scanner engine left all of
+#: them alone; since placement is verified by an HTML5 parse, all but the unclosed quote are
+#: tracked (``TRACKED_SINCE_THE_PARSE``).
 SKIP_ALLOWED_PAGES = {
-    # lxml reads <noscript> with scripting off: for it the '<!--' opens a comment that swallows
-    # the tracker, so the engine refuses; a browser reads the noscript as raw text.
+    # lxml read <noscript> with scripting off: for it the '<!--' opened a comment that swallowed
+    # the tracker; a browser reads the noscript as raw text.
     "noscript holding a comment opener": "<body><noscript><!--</noscript><p>x</p></body><!-- -->",
-    # A typo'd quote that never closes: browsers drop the rest of the page as one broken tag.
+    # A typo'd quote that never closes: browsers drop the rest of the page as one broken tag
+    # (no candidate spot escapes it: the tracker is not placed before an unclosed tag).
     "unclosed attribute quote": "<head></head><body><div class='x>y</div><p>z</p></body>",
     # The open <span> makes the browser ignore </foreignObject>, </svg> and </body>: the page
-    # ends inside the svg. Chromium runs a tracker put there; html5lib does not: left alone.
+    # ends inside the svg. The tracker goes before the <svg>.
     "HTML element left open in svg foreignObject": (
         "<body><svg><foreignObject><span>x</foreignObject></svg><p>y</p></body>"
     ),
     "HTML element left open in svg desc, then a comment to the end": (
         "\ufeff<html><head></head><body><svg><desc><b></desc></html><!-- never closed </body>"
     ),
-    # A <div> closes the open <p> inside the foreignObject: not followed, so left alone.
+    # A <div> closes the open <p> inside the foreignObject: the scanner did not follow that.
     "implied end tags in svg foreignObject": (
         "<body><svg><foreignObject><p>a<div>b</div></foreignObject></svg><p>c</p></body>"
     ),
@@ -1112,11 +1031,19 @@ SKIP_ALLOWED_PAGES = {
         "<body><svg><desc><b><i>x</b>y</i></desc></svg><p>z</p></body>"
     ),
 }
+TRACKED_SINCE_THE_PARSE = [
+    name for name in SKIP_ALLOWED_PAGES if name != "unclosed attribute quote"
+]
+
+
+@pytest.mark.parametrize("name", TRACKED_SINCE_THE_PARSE)
+def test_pages_the_scanner_left_alone_are_tracked(name: str) -> None:
+    assert check_contract(SKIP_ALLOWED_PAGES[name]) == "injected"
 
 
 @pytest.mark.parametrize("name", SKIP_ALLOWED_PAGES)
 def test_pages_the_engine_may_leave_alone(name: str) -> None:
-    outcome = check_contract(SKIP_ALLOWED_PAGES[name], tolerate_known=False)
+    outcome = check_contract(SKIP_ALLOWED_PAGES[name])
     assert outcome.split(":")[0] in ("injected", "skipped")
 
 
@@ -1128,25 +1055,6 @@ def test_an_empty_file_stays_empty() -> None:
         assert inject_bytes(page.encode(), SNIPPET).data == page.encode()
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=bug.what))
-        for name, bug in KNOWN_BUGS.items()
-    ],
-)
-def test_known_engine_bug(name: str) -> None:
-    """Regression tests for open engine bugs (strict xfail until the engine is fixed)."""
-    page = KNOWN_BUGS[name].page
-    if "<template" in page.lower():
-        # html5lib cannot judge <template>: these examples are chosen so that Chromium's answer
-        # is that no spot runs the tracker in the body, i.e. the page must be left alone.
-        result = inject(page, SNIPPET)
-        assert not result.injected, abbreviate(result.html)
-    outcome = check_contract(page, tolerate_known=False)
-    assert outcome.split(":")[0] in REGRESSION_OUTCOMES
-
-
 #: Fine outcomes for a former counterexample. html5lib cannot judge <template> pages
 #: ("inconclusive"): test_engine_browser_oracle.py loads them all in Chromium.
 REGRESSION_OUTCOMES = ("injected", "skipped", "inconclusive")
@@ -1154,5 +1062,5 @@ REGRESSION_OUTCOMES = ("injected", "skipped", "inconclusive")
 
 @pytest.mark.parametrize("name", FIXED_BUGS)
 def test_fixed_engine_bug_stays_fixed(name: str) -> None:
-    outcome = check_contract(FIXED_BUGS[name].page, tolerate_known=False)
+    outcome = check_contract(FIXED_BUGS[name].page)
     assert outcome.split(":")[0] in REGRESSION_OUTCOMES, FIXED_BUGS[name].what

@@ -11,11 +11,8 @@ import pytest
 
 from aae_tracking_plugins import cli
 from aae_tracking_plugins.core.engine.inject import AMP_PAGE, inject, inject_bytes
-from aae_tracking_plugins.core.engine.verify import (
-    script_type_problem,
-    tracker_problem,
-    verify_insertion,
-)
+from aae_tracking_plugins.core.engine.running import script_type_problem, tracker_problem
+from aae_tracking_plugins.core.engine.verify import verify_insertion
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
 from tests.html_oracle import browser_view

@@ -1,18 +1,21 @@
 """What ``aae-tracking check`` finds in one page: tracked, untracked, outdated, and why.
 
-The classification reads the page with the same engine and the same HTML5 parse that placement
-uses (a tracker counts only when it would run), and compares our tags with what this version
-writes for the settings they carry. The CLI reads the files and prints; nothing here does I/O.
+The classification reads the page with the same HTML5 parser that placement uses (Lexbor,
+:mod:`.engine.verify`): our tags are the elements with the marker attribute, their attributes are
+read from the parse (values decoded), a tracker counts only when it would run, and it is compared
+with what this version writes for the settings it carries. A page without tags of ours is asked
+of the engine itself: could it be tracked (untracked), or would it be left alone. The CLI reads
+the files and prints; nothing here does I/O.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import posixpath
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aae_tracking_plugins.core.engine.charset import detect
 from aae_tracking_plugins.core.engine.inject import (
@@ -21,13 +24,10 @@ from aae_tracking_plugins.core.engine.inject import (
     NOT_A_PAGE,
     REDIRECT,
     Snippet,
-    find_tracker_tags,
     inject_bytes,
-    refresh_target,
-    scan,
 )
-from aae_tracking_plugins.core.engine.scanner import Tag, parse_attributes
-from aae_tracking_plugins.core.engine.verify import tracker_problem
+from aae_tracking_plugins.core.engine.running import tracker_problem_in
+from aae_tracking_plugins.core.engine.verify import page_facts, parse
 from aae_tracking_plugins.core.plan import (
     CheckoutLink,
     TrackingRule,
@@ -93,18 +93,16 @@ class PageReport:
         }
 
 
-def _attribute(attributes: Mapping[str, str], name: str) -> str | None:
-    value = attributes.get(name)
-    return None if value is None else html.unescape(value)
-
-
-def _tag_attributes(raw_tag: str) -> dict[str, str]:
-    """The attributes of a tag's text, values unescaped as a browser reads them."""
-    return {name: html.unescape(value) for name, value in parse_attributes(raw_tag).items()}
+def _attributes(node: LexborNode) -> dict[str, str]:
+    """An element's attributes as parsed (values decoded; "" for one without a value)."""
+    return {name: value or "" for name, value in node.attributes.items()}
 
 
 def _first_tag_attributes(markup: str) -> dict[str, str]:
-    return _tag_attributes(scan(markup).tags[0].raw)
+    """The attributes of the first element ``markup`` holds (one of our rendered tags)."""
+    node = parse(markup).css_first("script, noscript")
+    assert node is not None  # our templates always render one
+    return _attributes(node)
 
 
 def _json_attribute(tracker: Mapping[str, str], name: str) -> object:
@@ -184,13 +182,24 @@ def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str
     return _first_tag_attributes(snippet.head), _first_tag_attributes(snippet.body)
 
 
-_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+def _pixel_image(noscript: LexborNode) -> str | None:
+    """The ``src`` of the image in our Pixel ``<noscript>`` (``None`` if it has none).
+
+    With scripting on, a ``<noscript>``'s content is text (HTML standard, 13.2.6.4.7): the
+    image is read from that text, parsed on its own.
+    """
+    image = parse(noscript.text(deep=True)).css_first("img")
+    return None if image is None else image.attributes.get("src")
 
 
-def _pixel_image(text: str, tag: Tag, end: int) -> str | None:
-    """The ``src`` of the image in our Pixel ``<noscript>`` (``None`` if it has none)."""
-    image = _IMG_TAG.search(text, tag.end, end)
-    return None if image is None else _tag_attributes(image.group()).get("src")
+def _our_elements(tree: LexborHTMLParser) -> list[LexborNode]:
+    """Our marked ``<script>``/``<noscript>`` elements: in the document, then in
+    ``<template>`` contents (counted as tags of the page, never as running trackers)."""
+    selector = f"script[{MARKER_ATTRIBUTE}], noscript[{MARKER_ATTRIBUTE}]"
+    found = list(tree.css(selector))
+    for fragment in tree.template_fragments():
+        found += fragment.css(selector)
+    return found
 
 
 def _pixel_differences(tracker: Mapping[str, str], images: Sequence[str | None]) -> str | None:
@@ -251,30 +260,20 @@ def audit_page(page: str, data: bytes, probe: Snippet) -> PageReport:
         text = data.decode(encoding, "surrogateescape")
     except UnicodeError:  # e.g. a UTF-16 page cut in the middle of a character
         text = data.decode(encoding, "replace")
-    scanned = scan(text)
-    # Our tags are recognised by their marker attribute, whatever else a minifier changed.
-    trackers: list[dict[str, str]] = []
-    stubs: list[dict[str, str]] = []
-    pixel_images: list[str | None] = []
-    for tag, end in find_tracker_tags(text, scanned):
-        attributes = _tag_attributes(tag.raw)
-        kind = attributes.get(MARKER_ATTRIBUTE)
-        if tag.name == "noscript":
-            pixel_images.append(_pixel_image(text, tag, end))
-        elif kind == "tracker":
-            trackers.append(attributes)
-        elif kind == "stub":
-            stubs.append(attributes)
+    if MARKER_ATTRIBUTE not in text.lower():
+        return _without_tags(page, data, probe, stubs=False)
+    tree = parse(text)
+    tags = _OurTags.read(tree)
     infos = tuple(
         TrackerInfo(
             landing_page_id=attributes.get("data-landing-page-id"),
             campaign_id=attributes.get("data-campaign-id"),
             endpoint=attributes.get("data-endpoint"),
         )
-        for attributes in trackers
+        for attributes in tags.trackers
     )
-
-    if refresh_target(scanned) is not None:  # a redirect is no visit, tracked or not
+    trackers = tags.trackers
+    if page_facts(tree).redirect is not None:  # a redirect is no visit, tracked or not
         note = f"; it carries {_plural(len(trackers), 'tracker tag')}" if trackers else ""
         return PageReport(page, NOT_PAGE, infos, REDIRECT + note)
     if len(trackers) > 1:
@@ -283,26 +282,61 @@ def audit_page(page: str, data: bytes, probe: Snippet) -> PageReport:
             page, DUPLICATE, infos, f"{len(trackers)} tracker tags ({ids}); re-run inject"
         )
     if len(trackers) == 1:
-        # Tracked only when the tracker would run: classified from an HTML5 parse.
-        problem = tracker_problem(text)
+        # Tracked only when the tracker would run: classified from the HTML5 parse.
+        problem = tracker_problem_in(tree)
         if problem is not None:
             return PageReport(page, UNTRACKED, infos, problem)
-        expected = _expected_tags(page, trackers[0])
-        notes = []
-        if isinstance(expected, str):
-            notes.append(expected)
-        else:
-            stub_expected, tracker_expected = expected
-            notes.append(_differences("tracker", trackers[0], tracker_expected) or "")
-            notes.append(_pixel_differences(trackers[0], pixel_images) or "")
-            if not stubs:
-                notes.append("it has no queue stub in <head>")
-            notes += [_differences("queue stub", stub, stub_expected) or "" for stub in stubs]
-        notes = [note for note in notes if note]
+        notes = _outdated(page, tags)
         if notes:
             return PageReport(page, OUTDATED, infos, "; ".join(notes) + "; re-run inject")
         return PageReport(page, TRACKED, infos)
+    return _without_tags(page, data, probe, stubs=bool(tags.stubs))
 
+
+@dataclass(frozen=True)
+class _OurTags:
+    """Our tags in a parsed page, recognised by their marker attribute whatever else a
+    minifier changed: the attributes of each tracker and stub, and each Pixel fallback's image."""
+
+    trackers: list[dict[str, str]]
+    stubs: list[dict[str, str]]
+    pixel_images: list[str | None]
+
+    @classmethod
+    def read(cls, tree: LexborHTMLParser) -> _OurTags:
+        tags = cls([], [], [])
+        for node in _our_elements(tree):
+            attributes = _attributes(node)
+            kind = attributes.get(MARKER_ATTRIBUTE)
+            if node.tag == "noscript":
+                tags.pixel_images.append(_pixel_image(node))
+            elif kind == "tracker":
+                tags.trackers.append(attributes)
+            elif kind == "stub":
+                tags.stubs.append(attributes)
+        return tags
+
+
+def _outdated(page: str, tags: _OurTags) -> list[str]:
+    """How the page's one tracker, its stubs and Pixel fallbacks differ from what this version
+    writes for the tracker's settings (empty when they do not)."""
+    tracker = tags.trackers[0]
+    expected = _expected_tags(page, tracker)
+    if isinstance(expected, str):
+        return [expected]
+    stub_expected, tracker_expected = expected
+    notes = [
+        _differences("tracker", tracker, tracker_expected),
+        _pixel_differences(tracker, tags.pixel_images),
+        None if tags.stubs else "it has no queue stub in <head>",
+        *(_differences("queue stub", stub, stub_expected) for stub in tags.stubs),
+    ]
+    return [note for note in notes if note]
+
+
+def _without_tags(page: str, data: bytes, probe: Snippet, *, stubs: bool) -> PageReport:
+    """The report for a page without a tracker tag: untracked, left alone or not a page, as
+    the engine decides when it tries to inject ``probe`` (in memory)."""
     try:
         trial = inject_bytes(data, probe)
     except Exception as exc:  # a bug in one page must not stop the others
