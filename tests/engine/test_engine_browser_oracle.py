@@ -1,6 +1,6 @@
 """The browser's answer wins: injected pages loaded in real headless Chromium.
 
-html5lib (tests/test_engine_properties.py) is a fine oracle but not a browser: it parses
+html5lib (tests/engine/test_engine_properties.py) is a fine oracle but not a browser: it parses
 ``<noscript>`` with scripting off, knows no ``<template>``, and predates some foreign-content
 rules. Here the injected page is served to Chromium (from ``http://oracle.test/``, every other
 request is aborted) and the tracker is asked where it is:

@@ -19,11 +19,11 @@ foreign-content rule it lacks (``</p>`` and ``</br>`` leave ``<svg>``/``<math>``
 ``tests.html_oracle.browser_view`` (scripting disabled) must agree on the pages it can judge:
 those without ``<noscript>``. html5lib has no ``<template>`` support at all, so when it sees the
 tracker anywhere but running on a page with a ``<template>``, the verdict is "inconclusive" here
-and Chromium decides: ``tests/test_engine_browser_oracle.py`` loads a fixed-seed sample of these
+and Chromium decides: ``test_engine_browser_oracle.py`` loads a fixed-seed sample of these
 documents, template pages included, in real headless Chromium.
 
 Runs are reproducible (``derandomize=True``). To hunt for new counterexamples, run with more,
-random examples: ``AAE_FUZZ_EXAMPLES=20000 pytest tests/test_engine_properties.py``.
+random examples: ``AAE_FUZZ_EXAMPLES=20000 pytest tests/engine/test_engine_properties.py``.
 
 Engine bugs found this way (each confirmed in Chromium) are kept as regression tests once
 fixed (``FIXED_BUGS``); a new one is fixed rather than tolerated.
