@@ -32,17 +32,19 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any, Final, cast
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 from referencing import Registry, Resource
+
+from aae_tracking_plugins.core.contract_messages import compiled_pattern, problems, unknown_keys
 
 __all__ = [
     "SCHEMA_RESOURCE",
@@ -57,16 +59,6 @@ __all__ = [
 #: Where the schema is, relative to the ``aae_tracking_plugins`` package directory.
 SCHEMA_RESOURCE: Final = "schema/events.schema.json"
 
-_DBL_MAX: Final = 1.7976931348623157e308
-_TYPE_WORDS: Final[Mapping[str, str]] = {
-    "string": "a string",
-    "number": "a number",
-    "integer": "an integer",
-    "boolean": "a boolean",
-    "null": "null",
-    "object": "a JSON object",
-    "array": "an array",
-}
 _CALENDAR_PART = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})")
 
 
@@ -117,19 +109,7 @@ STANDARD_EVENT_TYPES: Final[tuple[str, ...]] = _standard_event_types()
 # --------------------------------------------------------------------------- the validators
 
 
-def _strict_end(pattern: str) -> str:
-    """``pattern`` with an unescaped trailing ``$`` turned into ``\\Z`` (the ECMA-262 meaning)."""
-    if pattern.endswith("$"):
-        backslashes = len(pattern) - 1 - len(pattern[:-1].rstrip("\\"))
-        if backslashes % 2 == 0:
-            return pattern[:-1] + r"\Z"
-    return pattern
-
-
 @lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(_strict_end(pattern))
-
 
 # Keyword callbacks get the running validator (a class made by ``extend``, typed Any here).
 
@@ -137,7 +117,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def _pattern(
     validator: Any, pattern: str, instance: object, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:
-    if isinstance(instance, str) and not _compiled(pattern).search(instance):
+    if isinstance(instance, str) and not compiled_pattern(pattern).search(instance):
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -151,19 +131,8 @@ def _pattern_properties(
         return
     for pattern, subschema in pattern_properties.items():
         for key, value in instance.items():
-            if _compiled(pattern).search(key):
+            if compiled_pattern(pattern).search(key):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
-
-
-def _unknown_keys(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
-    """The keys of ``instance`` that neither ``properties`` nor ``patternProperties`` name."""
-    known = schema.get("properties", {})
-    patterns = [_compiled(pattern) for pattern in schema.get("patternProperties", {})]
-    return [
-        key
-        for key in instance
-        if key not in known and not any(pattern.search(key) for pattern in patterns)
-    ]
 
 
 def _additional_properties(
@@ -171,7 +140,7 @@ def _additional_properties(
 ) -> Iterator[ValidationError]:
     if not isinstance(instance, dict):
         return
-    extras = _unknown_keys(instance, schema)
+    extras = unknown_keys(instance, schema)
     if additional is False:
         if extras:
             yield ValidationError(f"Additional properties are not allowed ({extras!r} unexpected)")
@@ -237,153 +206,6 @@ def _validator(definition: str | None) -> Validator:
     return validator
 
 
-# --------------------------------------------------------------------------- messages
-
-
-def _show(value: object, limit: int = 80) -> str:
-    """``repr`` of a value, shortened for messages."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _type_name(value: object) -> str:
-    """The JSON name of a decoded JSON value's type."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-def _join(where: str, key: str | int) -> str:
-    if isinstance(key, int):
-        return f"{where}[{key}]"
-    return f"{where}.{key}" if where else key
-
-
-def _where(error: ValidationError, root: str) -> str:
-    where = ""
-    for key in error.absolute_path:
-        where = _join(where, key)
-    return where or root
-
-
-def _number(value: object) -> str:
-    return repr(int(value)) if isinstance(value, float) and value.is_integer() else repr(value)
-
-
-def _generic_rule(keyword: str, value: Any, schema: Mapping[str, Any]) -> str | None:
-    """``must ...`` for a keyword without an ``x-error``; None when there is no short wording."""
-    if keyword in ("minLength", "maxLength"):
-        low, high = schema.get("minLength"), schema.get("maxLength")
-        if low is not None and high is not None:
-            return f"must be {low}-{high} characters"
-        if high is None:
-            return f"must be at least {low} characters"
-        return f"must be at most {high} characters"
-    if (keyword, value) in (("maximum", _DBL_MAX), ("minimum", -_DBL_MAX)):
-        return "must be a finite number"
-    rules = {
-        "minimum": lambda: f"must be >= {_number(value)}",
-        "maximum": lambda: f"must be <= {_number(value)}",
-        "exclusiveMinimum": lambda: f"must be > {_number(value)}",
-        "exclusiveMaximum": lambda: f"must be < {_number(value)}",
-        "pattern": lambda: f"must match {value}",
-        "enum": lambda: "must be one of " + ", ".join(_show(item) for item in value),
-        "const": lambda: f"must be {_show(value)}",
-        "minItems": lambda: f"must hold at least {value} items",
-        "maxItems": lambda: f"must hold at most {value} items",
-        "minProperties": lambda: f"must have at least {value} keys",
-        "maxProperties": lambda: f"must have at most {value} keys",
-        "format": lambda: f"must be a valid {value}",
-    }
-    rule = rules.get(keyword)
-    return rule() if rule is not None else None
-
-
-def _got(keyword: str, instance: object, custom_rule: bool) -> str | None:
-    """What the message says the instance was (None: nothing worth showing)."""
-    if keyword in ("minItems", "maxItems") and isinstance(instance, list):
-        return str(len(instance))
-    if keyword in ("minProperties", "maxProperties") and isinstance(instance, dict):
-        return f"{len(instance)} keys"
-    if keyword in ("minLength", "maxLength") and isinstance(instance, str) and not custom_rule:
-        return str(len(instance))
-    if isinstance(instance, dict):
-        return None
-    if isinstance(instance, list):
-        return f"an array of {len(instance)}"
-    return _show(instance)
-
-
-def _describe(error: ValidationError, root: str) -> Iterator[tuple[str, str]]:
-    """``(field, message)`` pairs for one error (object keywords name each key they concern)."""
-    where = _where(error, root)
-    keyword, instance = str(error.validator), error.instance
-    value: Any = error.validator_value
-    schema = error.schema if isinstance(error.schema, Mapping) else {}
-    base = "" if where == root else where
-
-    if keyword == "required" and isinstance(instance, dict):
-        for key in value:
-            if key not in instance:
-                field = _join(base, key)
-                yield field, f"{field} is required (missing)"
-        return
-    if keyword == "additionalProperties" and isinstance(instance, dict):
-        why = schema.get("x-error")
-        hint = f"; {why}" if isinstance(why, str) else ""
-        for key in _unknown_keys(instance, schema):
-            field = _join(base, key)
-            yield field, f"{field} is not allowed (unknown key{hint})"
-        return
-    if keyword == "dependentRequired" and isinstance(instance, dict):
-        for key, needed in value.items():
-            for other in needed:
-                if key in instance and other not in instance:
-                    field = _join(base, other)
-                    yield field, f"{field} is required when {_join(base, key)} is present"
-        return
-
-    custom = schema.get("x-error")
-    if keyword == "type":
-        types = [value] if isinstance(value, str) else list(value)
-        words = " or ".join(_TYPE_WORDS.get(name, name) for name in types)
-        container = "object" in types or "array" in types or isinstance(instance, (dict, list))
-        got = _type_name(instance) if container else _show(instance)
-        yield where, f"{where} must be {words}, got {got}"
-        return
-    rule = custom if isinstance(custom, str) else _generic_rule(keyword, value, schema)
-    if rule is None and error.context:  # anyOf / oneOf without an x-error: the likeliest branch
-        best = best_match(error.context)
-        if best is not None:
-            yield from _describe(best, root)
-            return
-    shown = _got(keyword, instance, custom_rule=isinstance(custom, str))
-    text = f"{where} {rule or error.message}"
-    yield where, text if shown is None else f"{text}, got {shown}"
-
-
-def _problems(errors: Iterable[ValidationError], root: str) -> list[str]:
-    """One message per field, in the schema's order (required keys first, then each field)."""
-    seen: set[str] = set()
-    problems: list[str] = []
-    for error in errors:
-        for field, message in _describe(error, root):
-            if field not in seen:
-                seen.add(field)
-                problems.append(message)
-    return problems
-
-
 # --------------------------------------------------------------------------- public API
 
 
@@ -406,7 +228,7 @@ def validate_event(obj: object) -> list[str]:
     The rules are those of ``aae_tracking_plugins/core/schema/events.schema.json`` (rendered in
     docs/events.md, "Event reference"), read as this module's docstring says.
     """
-    return _problems(_validator("Event").iter_errors(cast(Any, obj)), "event")
+    return problems(_validator("Event").iter_errors(cast(Any, obj)), "event")
 
 
 def validate_payload(obj: object) -> list[str]:
@@ -427,7 +249,7 @@ def validate_payload(obj: object) -> list[str]:
 
     The rules are those of the schema's root (``Batch`` or ``Event``).
     """
-    return _problems(_validator(None).iter_errors(cast(Any, obj)), "event")
+    return problems(_validator(None).iter_errors(cast(Any, obj)), "event")
 
 
 def event_type_problem(name: object) -> str | None:
@@ -444,5 +266,5 @@ def event_type_problem(name: object) -> str | None:
     Raises:
         Nothing.
     """
-    problems = _problems(_validator("EventType").iter_errors(cast(Any, name)), "event_type")
-    return problems[0] if problems else None
+    found = problems(_validator("EventType").iter_errors(cast(Any, name)), "event_type")
+    return found[0] if found else None
