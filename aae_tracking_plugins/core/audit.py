@@ -60,17 +60,23 @@ def _plural(count: int, singular: str, plural: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class TrackerInfo:
+    """The ids a tracker tag carries (``None`` when an attribute is missing)."""
+
     landing_page_id: str | None
     campaign_id: str | None
     endpoint: str | None
 
     def label(self) -> str:
+        """``"lp_1 / camp_2 -> https://api.../events"``, as check prints it."""
         campaign = self.campaign_id or "(no campaign)"
         return f"{self.landing_page_id or '(no id)'} / {campaign} -> {self.endpoint or '(none)'}"
 
 
 @dataclass(frozen=True)
 class PageReport:
+    """What ``check`` says about one page: its path (relative, ``/``-separated), one of
+    :data:`CHECK_STATUSES`, the tracker tags found, the reason, and whether ``--ignore`` matched."""
+
     path: str
     status: str
     trackers: tuple[TrackerInfo, ...] = ()
@@ -79,11 +85,13 @@ class PageReport:
 
     @property
     def failing(self) -> bool:
+        """Whether this page makes ``check`` exit with 1 (AMP pages and ignored ones do not)."""
         if self.status == LEFT_ALONE and self.reason in ON_PURPOSE_REASONS:
             return False
         return self.status in FAILING_STATUSES and not self.ignored
 
     def as_json(self) -> dict[str, object]:
+        """The page's entry in ``check --json``: path, status, trackers, reason, ignored."""
         return {
             "path": self.path,
             "status": self.status,
@@ -304,6 +312,7 @@ class _OurTags:
 
     @classmethod
     def read(cls, tree: LexborHTMLParser) -> _OurTags:
+        """Our tags in a parsed page, found by their marker attribute, with decoded values."""
         tags = cls([], [], [])
         for node in _our_elements(tree):
             attributes = _attributes(node)

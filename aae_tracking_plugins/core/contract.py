@@ -109,11 +109,7 @@ STANDARD_EVENT_TYPES: Final[tuple[str, ...]] = _standard_event_types()
 # --------------------------------------------------------------------------- the validators
 
 
-@lru_cache(maxsize=256)
-
 # Keyword callbacks get the running validator (a class made by ``extend``, typed Any here).
-
-
 def _pattern(
     validator: Any, pattern: str, instance: object, schema: Mapping[str, Any]
 ) -> Iterator[ValidationError]:

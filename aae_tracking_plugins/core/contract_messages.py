@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any, Final
 
 from jsonschema.exceptions import ValidationError, best_match
@@ -36,7 +37,9 @@ def _strict_end(pattern: str) -> str:
     return pattern
 
 
+@lru_cache(maxsize=256)
 def compiled_pattern(pattern: str) -> re.Pattern[str]:
+    """``pattern`` (ECMA-262, as the schema writes it) compiled with a strict end (\\Z)."""
     return re.compile(_strict_end(pattern))
 
 

@@ -90,6 +90,7 @@ class _Outcome:
 
     @property
     def injected(self) -> bool:
+        """Whether the tags were placed (the page changed)."""
         return self.skipped_reason is None
 
     @property

@@ -130,6 +130,7 @@ class Attempt:
 
     @classmethod
     def of(cls, tracker_at: int, kind: str, verdict: Verdict) -> Attempt:
+        """The facts of one tried tracker spot (its offset and kind) kept from its verdict."""
         swallowed = kind == "end" and not verdict.tracker_ok and not verdict.tracker_in_head
         ends_inside = (
             unclosed_at_end(verdict.tree, verdict.tracker_blocked_by) if swallowed else None

@@ -87,6 +87,7 @@ class XhtmlResult:
 
     @property
     def injected(self) -> bool:
+        """Whether the tags were placed (the document changed)."""
         return self.skipped_reason is None
 
     @property
