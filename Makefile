@@ -20,10 +20,10 @@ demo: setup
 test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-# The inner loop (after one `make setup`): unit, engine and collector tests without browsers,
-# generator builds or npm, and a tenth of the property-test examples. `make test` runs it all.
+# The inner loop (after one `make setup`): tests/unit and tests/engine without browsers or Pelican
+# builds, and a tenth of the property-test examples. `make test` runs it all.
 test-fast:
-	AAE_QUICK=1 $(VENV)/bin/python -m pytest -n 2 -q -m "not browser and not pelican and not slow"
+	AAE_QUICK=1 $(VENV)/bin/python -m pytest -n 2 -q -m "(unit or engine) and not browser and not pelican"
 
 lint: setup
 	$(VENV)/bin/ruff check .

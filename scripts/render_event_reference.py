@@ -17,7 +17,7 @@ Usage::
     .venv/bin/python scripts/render_event_reference.py --docs other.md
 
 Exit status: 0 done / up to date; 1 ``--check`` found the section out of date; 2 the docs file
-lacks the markers or cannot be read.  tests/test_event_contract.py fails when the docs drift.
+lacks the markers or cannot be read.  tests/unit/test_event_contract.py fails when the docs drift.
 """
 
 from __future__ import annotations

@@ -92,3 +92,14 @@ def without_root_powers() -> list[str]:
     if setpriv is None or subprocess.run([setpriv, *drop, "true"], check=False).returncode:
         pytest.skip("running as root without a working setpriv: permission bits cannot bite")
     return [setpriv, *drop]
+
+
+def small_site(root: Path) -> Path:
+    (root / "docs").mkdir(parents=True)
+    (root / "index.html").write_text("<html><head></head><body><p>Home</p></body></html>")
+    (root / "docs" / "index.html").write_text("<html><head></head><body><p>Docs</p></body></html>")
+    return root
+
+
+def cli_executable() -> str:
+    return str(Path(sys.executable).parent / "aae-tracking")

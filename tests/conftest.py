@@ -30,8 +30,16 @@ the test error at teardown (:func:`schema_problems`).
     ``browser_page.errors == []`` at the end of a test.  The context is closed at
     teardown.
 
+``tabs``
+    The default context of a headless Chromium of its own (attached over CDP) where
+    opening or fronting another tab hides a page, as a visitor switching tabs does,
+    and a list of its pages' uncaught errors and console errors (tests/browser/
+    test_engagement.py's docstring says why Playwright's own launch cannot do it).
+
 Tests using ``browser`` or ``browser_page`` (directly or through another fixture)
-are marked ``browser`` automatically, so ``-m "not browser"`` deselects them.
+are marked ``browser`` automatically, so ``-m "not browser"`` deselects them.  Each
+test is also marked by its folder: ``unit`` (tests/unit), ``engine`` (tests/engine),
+``build`` (tests/builds, also ``slow``) or ``e2e`` (tests/browser).
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ import functools
 import json
 import os
 import shutil
+import subprocess
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,27 +61,32 @@ from jsonschema.exceptions import best_match
 
 import aae_tracking_plugins
 from aae_tracking_plugins.collector import EventCollector
+from tests.sites import TESTS
 from tests.static_server import CHROMIUM_ARGS, StaticServer, start_static_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 
 BROWSER_FIXTURES = frozenset({"browser", "browser_page"})
-#: Modules whose tests run real generator builds, npm or the whole demo: ``slow``, left out of
+#: The folders of tests/ by kind and the marker each gives its tests (pyproject's markers list).
+KIND_MARKERS = {"unit": "unit", "engine": "engine", "builds": "build", "browser": "e2e"}
+#: Kinds whose tests run real generator builds, npm or the whole demo: also ``slow``, left out of
 #: ``make test-fast`` (the inner loop) and run by ``make test``.
-SLOW_MODULES = frozenset(
-    {"test_demo", "test_strict_csp", "test_mkdocs_build", "test_js_build", "test_plan_settings"}
-)
+SLOW_KINDS = frozenset({"build"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that (transitively) uses a browser fixture as ``browser``, and the tests
-    of :data:`SLOW_MODULES` as ``slow``."""
+    """Mark each test by the folder it is in (:data:`KIND_MARKERS`; ``build`` tests also
+    ``slow``), and every test that (transitively) uses a browser fixture as ``browser``."""
     for item in items:
         if BROWSER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.browser)
-        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
-            item.add_marker(pytest.mark.slow)
+        folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        kind = KIND_MARKERS.get(folder)
+        if kind is not None:
+            item.add_marker(kind)
+            if kind in SLOW_KINDS:
+                item.add_marker(pytest.mark.slow)
 
 
 # --------------------------------------------------------------------------- collector
@@ -263,3 +278,72 @@ def browser_page(browser: Browser) -> Iterator[BrowserPage]:
         yield BrowserPage(page=page, context=context, errors=errors)
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- real tab switching
+
+
+def _start_chromium(profile: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A headless Chromium with a DevTools port of its own; returns it and its http endpoint."""
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    process = subprocess.Popen(
+        [
+            executable,
+            "--headless",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            *CHROMIUM_ARGS,
+            "about:blank",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    port_file = profile / "DevToolsActivePort"  # "<port>\n<path>" once it listens
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        lines = port_file.read_text().split() if port_file.exists() else []
+        if len(lines) == 2:
+            return process, f"http://127.0.0.1:{lines[0]}"
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    raise RuntimeError(f"Chromium did not open its DevTools port (exit status {process.poll()})")
+
+
+@pytest.fixture
+def tabs(browser: Browser, tmp_path: Path) -> Iterator[tuple[BrowserContext, list[str]]]:
+    """The default context of a Chromium where switching tabs hides pages (see the docstring of
+    tests/browser/test_engagement.py), and a list collecting its pages' uncaught errors and
+    console errors."""
+    process, endpoint = _start_chromium(tmp_path / "profile")
+    errors: list[str] = []
+    try:
+        attached = browser.browser_type.connect_over_cdp(endpoint, no_defaults=True)
+        context = attached.contexts[0]
+        context.set_default_timeout(15_000)
+
+        def console(message: ConsoleMessage) -> None:
+            # Chromium's own /favicon.ico request 404s on these sites: not the page's fault.
+            if message.type == "error" and "favicon.ico" not in message.location.get("url", ""):
+                errors.append(f"console.error: {message.text}")
+
+        def watch(page: Page) -> None:
+            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+            page.on("console", console)
+
+        for page in context.pages:
+            watch(page)
+        context.on("page", watch)
+        try:
+            yield context, errors
+        finally:
+            attached.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import html5lib
 from lxml import html as lxml_html
 
 from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE
 
-ROOT = Path(__file__).resolve().parent.parent
+#: The tests folder (its data folders: corpus/, delivery_pages/, navigation_pages/, engine_site/).
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 MKDOCS_SITE = ROOT / "sample_sites" / "mkdocs"
 PELICAN_SITE = ROOT / "sample_sites" / "pelican"
 # Pelican lives in its own environment: it pins pygments<2.20, mkdocs-material needs >=2.20.
@@ -241,3 +244,17 @@ def html_files(site: Path) -> dict[str, Path]:
         for path in sorted(site.rglob("*"))
         if path.suffix in (".html", ".htm")
     }
+
+
+#: The namespace html5lib's etree tree builder puts HTML elements in.
+HTML_NS = "{http://www.w3.org/1999/xhtml}"
+
+
+def elements(page: str, name: str) -> list[dict[str, str | None]]:
+    tree = html5lib.parse(page, treebuilder="etree")
+    return [{"text": e.text, **dict(e.attrib)} for e in tree.iter(f"{HTML_NS}{name}")]
+
+
+def tracker_of(page: str) -> dict[str, str | None]:
+    (tracker,) = [e for e in elements(page, "script") if e.get("data-aae-tracking") == "tracker"]
+    return tracker

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import socketserver
 import sys
 import threading
@@ -86,3 +87,9 @@ def start_static_server(directory: str | os.PathLike[str]) -> StaticServer:
     )
     threading.Thread(target=server.serve_forever, name=f"static-{root.name}", daemon=True).start()
     return server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

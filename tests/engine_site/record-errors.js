@@ -1,7 +1,7 @@
-// Loaded first in every page of the engine test site (tests/test_engines.py): records uncaught
-// errors and unhandled promise rejections in sessionStorage, so they survive navigations within
-// the tab and the test reads them all at the end, in every engine (WebDriver classic, used for
-// WebKitGTK, has no page-error events).
+// Loaded first in every page of the engine test site (tests/browser/test_engines.py): records
+// uncaught errors and unhandled promise rejections in sessionStorage, so they survive navigations
+// within the tab and the test reads them all at the end, in every engine (WebDriver classic, used
+// for WebKitGTK, has no page-error events).
 /* global window, sessionStorage, location */
 (function () {
   var KEY = "engine_test_errors";

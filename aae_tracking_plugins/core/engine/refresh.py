@@ -83,7 +83,7 @@ def refresh_target(metas: Iterable[Mapping[str, str | None]]) -> str | None:
         The first URL of a refresh declaration (``http-equiv`` "refresh" in any ASCII case) that
         has one, or ``None``. A refresh without a URL (or with an empty one) reloads the page
         itself: a normal page. The standard follows the first valid declaration, Chromium the
-        one due soonest (tests/test_redirects.py): a page is a redirect when any valid
+        one due soonest (tests/engine/test_redirects.py): a page is a redirect when any valid
         declaration has a URL.
     """
     for attributes in metas:

@@ -21,10 +21,10 @@ from jsonschema import Draft202012Validator
 from aae_tracking_plugins.collector import EventCollector, validate_event, validate_payload
 from aae_tracking_plugins.core import contract, plan, values
 from tests.conftest import SCHEMA_FILE, schema_problems
+from tests.sites import ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RENDER = REPO_ROOT / "scripts" / "render_event_reference.py"
-DOCS = REPO_ROOT / "docs" / "events.md"
+RENDER = ROOT / "scripts" / "render_event_reference.py"
+DOCS = ROOT / "docs" / "events.md"
 TS = "2026-03-02T09:15:04.120Z"
 URL = "https://desk.example.com/?utm_source=newsletter"
 

@@ -27,7 +27,6 @@ from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import browser_script, render_snippet
 from tests.sites import one_page_builds
-from tests.test_engagement import QUIET_MS, tabs  # noqa: F401 (the fixture)
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -37,6 +36,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 Event = dict[str, Any]
+QUIET_MS = 400  # "nothing else arrives" after a barrier event arrived
 METRICS = ("lcp", "cls", "inp", "fcp", "ttfb")
 # Google's thresholds (https://web.dev/articles/vitals): good up to the first, poor above the
 # second.
@@ -196,7 +196,7 @@ def test_sent_when_first_hidden_without_inp_before_any_interaction_and_only_once
     tmp_path: Path,
     collector: EventCollector,
     serve_dir: Callable[[str | Path], str],
-    tabs: tuple[BrowserContext, list[str]],  # noqa: F811 (the imported fixture)
+    tabs: tuple[BrowserContext, list[str]],
 ) -> None:
     context, errors = tabs
     config = TrackingConfig("lp_vitals", collector.url, web_vitals=True)

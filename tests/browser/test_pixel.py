@@ -20,6 +20,7 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import browser_script, render_snippet
+from tests.pixel_helpers import FBEVENTS, FBP, PIXEL_ID, STAND_IN
 from tests.sites import one_page_builds
 
 if TYPE_CHECKING:
@@ -28,25 +29,6 @@ if TYPE_CHECKING:
     from tests.conftest import BrowserPage
 
 pytestmark = pytest.mark.browser
-
-PIXEL_ID = "1234567890123"
-FBEVENTS = "https://connect.facebook.net/en_US/fbevents.js"
-FBP = "fb.1.1700000000000.987654321"
-
-#: Stands in for fbevents.js: records calls from the queue and from then on, sets _fbp.
-STAND_IN = f"""
-(function () {{
-  var f = window.fbq;
-  window.__fbq = [];
-  window.__fbqLoads = (window.__fbqLoads || 0) + 1;
-  document.cookie = "_fbp={FBP}; path=/; samesite=lax";
-  f.callMethod = function () {{
-    window.__fbq.push(JSON.parse(JSON.stringify(Array.prototype.slice.call(arguments))));
-  }};
-  (f.queue || []).forEach(function (args) {{ f.callMethod.apply(f, args); }});
-  f.queue = [];
-}})();
-"""
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Desk</title></head>

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from tests.sites import (
     tracker_tags,
     write_mkdocs_site,
 )
+from tests.static_server import free_port
 
 PAGE_MARKER = re.compile(r"<span hidden data-aae-page[^>]*></span>")
 API = "http://127.0.0.1:8765"
@@ -159,12 +159,6 @@ def test_disabled_plugin_tracks_nothing(tmp_path: Path) -> None:
     result = build_mkdocs(source, tmp_path / "site", API)
     assert result.returncode == 0, result.stderr
     assert all(tracker_tags(path) == [] for path in html_files(tmp_path / "site").values())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_mkdocs_serve_serves_tracked_pages() -> None:

@@ -4,7 +4,7 @@ Validation in every front end (one line naming the setting), the tags it renders
 without it carries no Pixel bytes at all), the per-page override in real MkDocs and Pelican
 builds, the engine treating the Pixel's ``<noscript>`` as one of our tags, ``check`` and
 ``csp-hashes``, and the collector's optional ``fbp`` / ``fbc`` keys. The browser side is tested
-in tests/test_pixel.py.
+in tests/browser/test_pixel.py.
 """
 
 from __future__ import annotations
@@ -29,39 +29,32 @@ from aae_tracking_plugins.core.tags import (
     tracker_build,
 )
 from aae_tracking_plugins.core.values import ConfigError
+from tests.cli_helpers import cli_executable, small_site
+from tests.events import make_event
 from tests.sites import (
+    HTML_NS,
     SETTINGS_HEAD,
+    TESTS,
     assert_one_clear_error,
     assert_one_clear_line,
     build_mkdocs,
     build_pelican,
+    elements,
     run,
+    tracker_of,
     write_mkdocs_site,
     write_pelican_site,
 )
-from tests.test_collector import make_event
-from tests.test_settings import cli_executable, small_site
 
 API = "https://api.aae.com"
 PIXEL = "1234567890123456"
 OTHER_PIXEL = "98765"
-HTML_NS = "{http://www.w3.org/1999/xhtml}"
 IMAGE = "https://www.facebook.com/tr?id={}&ev=PageView&noscript=1"
 PAGE = "<!doctype html><html><head><title>T</title></head><body><p>Hi</p></body></html>"
 
 
 def make(**settings: object) -> TrackingConfig:
     return TrackingConfig.from_mapping({"landing_page_id": "lp_1", "api_base_url": API, **settings})
-
-
-def elements(page: str, name: str) -> list[dict[str, str | None]]:
-    tree = html5lib.parse(page, treebuilder="etree")
-    return [{"text": e.text, **dict(e.attrib)} for e in tree.iter(f"{HTML_NS}{name}")]
-
-
-def tracker_of(page: str) -> dict[str, str | None]:
-    (tracker,) = [e for e in elements(page, "script") if e.get("data-aae-tracking") == "tracker"]
-    return tracker
 
 
 def pixel_fallbacks(page: str) -> list[list[dict[str, str]]]:
@@ -201,7 +194,7 @@ def test_inject_replaces_the_fallback_and_is_idempotent(page: str) -> None:
         assert "<noscript><p>theirs</p></noscript>" in removed
 
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = TESTS / "corpus"
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ from __future__ import annotations
 import gzip
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.sites import ROOT
+
 STATIC = ROOT / "aae_tracking_plugins" / "static"
 # Minified default build (benchmarks/tracker_size.py reports gzip against the target). Raised from
 # 7 KiB with issue 9: the default build now also carries custom events, the tracking plan, debug

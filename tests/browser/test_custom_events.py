@@ -22,9 +22,9 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
+from tests.cli_helpers import cli_executable
+from tests.pixel_helpers import FBEVENTS, PIXEL_ID, STAND_IN
 from tests.sites import one_page_builds, run
-from tests.test_pixel import FBEVENTS, PIXEL_ID, STAND_IN
-from tests.test_settings import cli_executable
 
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page, Route

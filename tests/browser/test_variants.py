@@ -29,8 +29,8 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
-from tests.sites import SETTINGS_HEAD, build_instant_material_site, build_pelican
-from tests.test_pixel import FBEVENTS, STAND_IN
+from tests.pixel_helpers import FBEVENTS, STAND_IN
+from tests.sites import ROOT, SETTINGS_HEAD, build_instant_material_site, build_pelican
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Route
@@ -43,7 +43,6 @@ Event = dict[str, Any]
 
 PIXEL_ID = "1234567890123"
 LANDING = "lp_ab"
-ROOT = Path(__file__).resolve().parent.parent
 QUIET_MS = 300
 
 

@@ -9,19 +9,15 @@ strict xfails (``REFUSED``), so both a fix and a new refusal are noticed.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from aae_tracking_plugins.core.engine.inject import inject_bytes
-from tests.html_oracle import browser_view
-from tests.test_engine_properties import OTHER_SNIPPET, SNIPPET, scripting_view
+from tests.engine_helpers import CORPUS, OTHER_SNIPPET, PAGES, SNIPPET, corpus_params
+from tests.html_oracle import browser_view, scripting_view
 
 # html5lib warns about names it coerces for its lxml tree; that does not matter here.
 pytestmark = pytest.mark.filterwarnings("ignore::html5lib.constants.DataLossWarning")
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
-PAGES = sorted(path.relative_to(CORPUS).as_posix() for path in CORPUS.rglob("*.html"))
 SOURCES = ["mkdocs", "readthedocs", "material", "pelican-notmyidea", "pelican-simple"]
 
 #: The encoding each hand-written page is in (as ``charset.detect`` names the codec).
@@ -38,24 +34,6 @@ HANDWRITTEN_ENCODINGS = {
     "handwritten/inkscape-logo.html": "utf-8",
     "handwritten/drawio-diagram.html": "utf-8",
 }
-
-#: Ordinary pages the engine currently leaves alone: a quality bug (the tracker would run at the
-#: body's end, checked by hand with html5lib), kept as strict xfails so a fix is noticed.
-REFUSED: dict[str, str] = {
-    # None at the moment. A diagrams.net (draw.io) diagram pasted inline (labels are HTML <div>s
-    # in svg <foreignObject>) was refused until HTML elements inside integration points were
-    # followed; it is now injected and checked like every other page.
-}
-
-
-def corpus_params() -> list[object]:
-    """Every corpus page; the ones in ``REFUSED`` as strict xfails."""
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=REFUSED[name]))
-        if name in REFUSED
-        else name
-        for name in PAGES
-    ]
 
 
 def test_the_corpus_is_complete_and_small() -> None:

@@ -1,6 +1,6 @@
 """Usage errors of the click-based command line: one line on stderr, exit status 2, no traceback.
 
-tests/test_cli.py pins the messages scripts already see; these cover what click now validates
+test_cli.py pins the messages scripts already see; these cover what click now validates
 (integer ranges, the site directory, option values, unknown commands and leftover arguments).
 """
 

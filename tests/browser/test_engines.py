@@ -39,13 +39,13 @@ import pytest
 
 from aae_tracking_plugins.collector import EventCollector
 from tests.engines import ENGINES, Engine, EngineError, EnginePool
+from tests.sites import ROOT, TESTS
 
 pytestmark = pytest.mark.browser
 
 Event = dict[str, Any]
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SITE_SOURCE = Path(__file__).with_name("engine_site")
+SITE_SOURCE = TESTS / "engine_site"
 LANDING_PAGE_ID = "lp_engine_desk"
 CAMPAIGN_ID = "camp_engines"
 SESSION_RE = re.compile(r"^sess_\d+_[a-z0-9]+$")
@@ -84,7 +84,7 @@ def build_site(destination: Path, collector_url: str, *, track_automation: bool)
     ]
     if track_automation:
         command.append("--track-automation")
-    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         pytest.fail(f"aae-tracking inject failed ({result.returncode}): {result.stderr}")
     return site

@@ -921,7 +921,7 @@ def test_collector_down_does_not_break_the_page(
 
     # 3 page views, 2 CTA clicks, 1 purchase: each was attempted (and failed), or waits in the
     # stored queue, because while the collector fails the tracker backs off (one probe at a time,
-    # the backoff kept across page loads: tests/test_delivery.py follows them until they arrive).
+    # the backoff kept across page loads: test_delivery.py follows them until they arrive).
     def sent() -> dict[str, Event]:
         return {e["event_id"]: e for r in failed for e in [json.loads(r.post_data or "null")]}
 
@@ -995,7 +995,7 @@ def test_collector_refusing_events_breaks_nothing(
     page.goto(site.url(site.layout.thank_you))
     assert page.evaluate("window.AAE_TRACKING.loaded") is True
     # PageView, AddToCart, PageView, Purchase: each answered 503, or waiting in the stored queue
-    # while the tracker backs off (tests/test_delivery.py follows them until they arrive).
+    # while the tracker backs off (test_delivery.py follows them until they arrive).
     _pump(page, lambda: len(collector.rejected) >= 1)
     tried = {i: {"event_id": i} for a in collector.attempts for i in a.event_ids}
     accounted = _with_stored(page, tried)

@@ -1,6 +1,6 @@
 """The browser's answer wins: injected pages loaded in real headless Chromium.
 
-html5lib (tests/test_engine_properties.py) is a fine oracle but not a browser: it parses
+html5lib (tests/engine/test_engine_properties.py) is a fine oracle but not a browser: it parses
 ``<noscript>`` with scripting off, knows no ``<template>``, and predates some foreign-content
 rules. Here the injected page is served to Chromium (from ``http://oracle.test/``, every other
 request is aborted) and the tracker is asked where it is:
@@ -24,22 +24,22 @@ import codecs
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from aae_tracking_plugins.core.engine.inject import inject, inject_bytes
-from tests.test_engine_corpus import corpus_params
-from tests.test_engine_properties import (
+from tests.engine_helpers import (
     CONTRACT_PAGES,
+    CORPUS,
     FIXED_BUGS,
     SKIP_ALLOWED_PAGES,
     SNIPPET,
     abbreviate,
-    documents,
+    corpus_params,
 )
+from tests.html_documents import documents
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Route
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 # html5lib warns about names it coerces for its lxml tree; that does not matter here.
 pytestmark = pytest.mark.filterwarnings("ignore::html5lib.constants.DataLossWarning")
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
 ORIGIN = "http://oracle.test"
 
 #: WHATWG labels for the Python codecs ``charset.detect`` returns.

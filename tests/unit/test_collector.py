@@ -16,7 +16,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -36,38 +35,14 @@ from aae_tracking_plugins.collector import (
     validate_event,
     validate_payload,
 )
+from tests.events import TS, make_event
+from tests.sites import ROOT
 
 if TYPE_CHECKING:
     from tests.conftest import BrowserPage
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-TS = "2024-11-30T10:00:00.000Z"
 BEACON_TYPE = "text/plain;charset=UTF-8"
 ORIGIN = "http://127.0.0.1:8000"
-
-
-def make_event(kind: str = "PageView", /, **overrides: Any) -> dict[str, Any]:
-    """A valid event of type ``kind`` with a fresh random ``event_id``; ``overrides``
-    replace (or add) top-level keys."""
-    data_by_type: dict[str, dict[str, Any]] = {
-        "PageView": {"url": "https://shop.example/landing/", "referrer": "", "timestamp": TS},
-        "AddToCart": {"button_text": "Add to cart", "button_id": "buy-now", "timestamp": TS},
-        "Purchase": {"value": 49.99, "currency": "EUR", "order_id": "ORD-1001", "timestamp": TS},
-    }
-    event_data = data_by_type[kind]
-    event: dict[str, Any] = {
-        "event_type": kind,
-        "event_id": str(uuid.uuid4()),
-        "landing_page_id": "lp_123",
-        "campaign_id": "camp_456",
-        "session_id": "sess_1732960800000_abc123def4",
-        "event_data": event_data,
-        "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
-        "screen_resolution": "1920x1080",
-        "timestamp": TS,
-    }
-    event.update(overrides)
-    return event
 
 
 @dataclass
@@ -1275,7 +1250,7 @@ def test_cors_keepalive_fetch_and_beacon_from_a_page(
 
 def _cli_env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -1318,7 +1293,7 @@ def cli_collector(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], _Line
     jsonl = tmp_path / "events.jsonl"
     proc = subprocess.Popen(
         _cli("--port", "0", "--jsonl", str(jsonl)),
-        cwd=REPO_ROOT,
+        cwd=ROOT,
         env=_cli_env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -1390,7 +1365,7 @@ def test_cli_port_in_use_exits_2_with_one_line() -> None:
         port = occupier.getsockname()[1]
         result = subprocess.run(
             _cli("--port", str(port)),
-            cwd=REPO_ROOT,
+            cwd=ROOT,
             env=_cli_env(),
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -1408,7 +1383,7 @@ def test_cli_port_in_use_exits_2_with_one_line() -> None:
 def test_cli_quiet_still_shows_banner(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         _cli("--port", "0", "--quiet"),
-        cwd=REPO_ROOT,
+        cwd=ROOT,
         env=_cli_env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -1434,7 +1409,7 @@ def test_cli_quiet_still_shows_banner(tmp_path: Path) -> None:
 def test_cli_rejects_bad_port() -> None:
     result = subprocess.run(
         _cli("--port", "70000"),
-        cwd=REPO_ROOT,
+        cwd=ROOT,
         env=_cli_env(),
         capture_output=True,
         text=True,

@@ -22,10 +22,8 @@ the tracker alike.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,10 +39,9 @@ from tests.sites import (
     build_pelican,
     write_pelican_site,
 )
-from tests.static_server import CHROMIUM_ARGS
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request
+    from playwright.sync_api import BrowserContext, Page, Request
 
     from tests.conftest import BrowserPage
 
@@ -168,74 +165,6 @@ def _posted(requests: list[Request], collector: EventCollector) -> list[tuple[st
             for event in body.get("events", [body]):
                 sent.append((event["event_type"], event["event_data"].get("url", "")))
     return sent
-
-
-# --------------------------------------------------------------------------- real tab switching
-
-
-def _start_chromium(profile: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A headless Chromium with a DevTools port of its own; returns it and its http endpoint."""
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    process = subprocess.Popen(
-        [
-            executable,
-            "--headless",
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            *CHROMIUM_ARGS,
-            "about:blank",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    port_file = profile / "DevToolsActivePort"  # "<port>\n<path>" once it listens
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        lines = port_file.read_text().split() if port_file.exists() else []
-        if len(lines) == 2:
-            return process, f"http://127.0.0.1:{lines[0]}"
-        time.sleep(0.05)
-    process.kill()
-    process.wait()
-    raise RuntimeError(f"Chromium did not open its DevTools port (exit status {process.poll()})")
-
-
-@pytest.fixture
-def tabs(browser: Browser, tmp_path: Path) -> Iterator[tuple[BrowserContext, list[str]]]:
-    """The default context of a Chromium where switching tabs hides pages (see the module
-    docstring), and a list collecting its pages' uncaught errors and console errors."""
-    process, endpoint = _start_chromium(tmp_path / "profile")
-    errors: list[str] = []
-    try:
-        attached = browser.browser_type.connect_over_cdp(endpoint, no_defaults=True)
-        context = attached.contexts[0]
-        context.set_default_timeout(15_000)
-
-        def console(message: ConsoleMessage) -> None:
-            # Chromium's own /favicon.ico request 404s on these sites: not the page's fault.
-            if message.type == "error" and "favicon.ico" not in message.location.get("url", ""):
-                errors.append(f"console.error: {message.text}")
-
-        def watch(page: Page) -> None:
-            page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-            page.on("console", console)
-
-        for page in context.pages:
-            watch(page)
-        context.on("page", watch)
-        try:
-            yield context, errors
-        finally:
-            attached.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _visibility(page: Page) -> str:

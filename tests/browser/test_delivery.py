@@ -47,6 +47,7 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
+from tests.sites import TESTS
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, Request, Route
@@ -57,7 +58,7 @@ pytestmark = pytest.mark.browser
 
 Event = dict[str, Any]
 
-PAGES = Path(__file__).parent / "delivery_pages"
+PAGES = TESTS / "delivery_pages"
 LANDING_PAGE_ID = "lp_delivery"
 QUEUE_KEY = "_aae_q"  # transport.js: KEY
 QUEUE_MAX = 100  # transport.js: MAX
@@ -144,7 +145,7 @@ def build_site(
         track_automation=True,  # the pages see navigator.webdriver under Playwright
         batch=batch,
         # No Engagement (sent when a page is left after a second) unless a test asks: the counts
-        # here are of the events the pages make on purpose. tests/test_engagement.py covers it.
+        # here are of the events the pages make on purpose. test_engagement.py covers it.
         engagement=engagement,
     )
     snippet = render_snippet(config)

@@ -48,7 +48,7 @@ from aae_tracking_plugins.collector import EVENTS_PATH, EventCollector, validate
 from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE, inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_page_marker, render_snippet
-from tests.sites import run
+from tests.sites import TESTS, run
 from tests.static_server import CHROMIUM_ARGS, StaticServer, StaticSiteHandler
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ pytestmark = pytest.mark.browser
 
 Event = dict[str, Any]
 
-PAGES = Path(__file__).resolve().parent / "navigation_pages"
+PAGES = TESTS / "navigation_pages"
 WAIT = 10.0  # seconds to wait for an event that must arrive
 SWAP_WAIT = 5.0  # a PageView after a client-side navigation: well within this
 BOOT_MS = 1500  # longer than the tracker waits (idle, at most 1 s) before its first events

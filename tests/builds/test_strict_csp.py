@@ -37,8 +37,7 @@ from tests.sites import (
     html_files,
     run,
 )
-from tests.static_server import StaticServer, StaticSiteHandler
-from tests.test_mkdocs_build import free_port
+from tests.static_server import StaticServer, StaticSiteHandler, free_port
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement

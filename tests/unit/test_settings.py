@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,6 +30,7 @@ from aae_tracking_plugins.core.tags import (
     write_script_files,
 )
 from aae_tracking_plugins.core.values import ConfigError
+from tests.cli_helpers import cli_executable, small_site
 from tests.sites import (
     SETTINGS_HEAD,
     assert_one_clear_error,
@@ -291,13 +291,6 @@ def test_pelican_switches_reach_the_tags(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def small_site(root: Path) -> Path:
-    (root / "docs").mkdir(parents=True)
-    (root / "index.html").write_text("<html><head></head><body><p>Home</p></body></html>")
-    (root / "docs" / "index.html").write_text("<html><head></head><body><p>Docs</p></body></html>")
-    return root
-
-
 def test_cli_flags_set_and_unset_the_switches(tmp_path: Path) -> None:
     config_file = tmp_path / "tracking.toml"
     config_file.write_text(
@@ -351,7 +344,3 @@ def test_cli_help_lists_the_switches(capsys: pytest.CaptureFixture[str]) -> None
     assert "inline_script = false" in text
     assert cli.main(["csp-hashes", "--help"]) == 0
     assert "script-src" in capsys.readouterr().out
-
-
-def cli_executable() -> str:
-    return str(Path(sys.executable).parent / "aae-tracking")

@@ -41,18 +41,19 @@ from aae_tracking_plugins.core.tags import (
     tracker_build,
 )
 from aae_tracking_plugins.core.values import ConfigError
+from tests.cli_helpers import cli_executable, small_site
 from tests.sites import (
     SETTINGS_HEAD,
     assert_one_clear_error,
     assert_one_clear_line,
     build_mkdocs,
     build_pelican,
+    elements,
     run,
+    tracker_of,
     write_mkdocs_site,
     write_pelican_site,
 )
-from tests.test_pixel_settings import elements, tracker_of
-from tests.test_settings import cli_executable, small_site
 
 if sys.version_info >= (3, 11):
     import tomllib

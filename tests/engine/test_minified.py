@@ -24,8 +24,8 @@ from aae_tracking_plugins.core.engine.inject import (
 )
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import browser_script, render_snippet, script_file
+from tests.cli_helpers import FLAGS, run_cli
 from tests.html_oracle import browser_view
-from tests.test_cli import FLAGS, run_cli
 
 CONFIG = TrackingConfig("lp_spring_desk", "https://api.aae.com", "camp_spring_2026")
 ENDPOINT = "https://api.aae.com/api/v1/landing-pages/events"

@@ -32,7 +32,7 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_page_marker, render_snippet
-from tests.sites import one_page_builds
+from tests.sites import ROOT, one_page_builds
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, Request, Route
@@ -50,7 +50,6 @@ CHECKOUT_LINKS = [STRIPE, {"prefix": SHOP, "param": "ref"}]
 #: underscores, and be any value up to 200 characters"
 #: (https://docs.stripe.com/payment-links/url-parameters).
 STRIPE_REFERENCE = re.compile(r"[A-Za-z0-9_-]{1,200}")
-ROOT = Path(__file__).resolve().parent.parent
 OFF_HOST = re.compile(r"^https?://(?!127\.0\.0\.1[:/])")
 QUIET_MS = 300
 

@@ -633,7 +633,7 @@ def test_check_fails_on_untracked_duplicate_and_left_alone_pages(tmp_path: Path)
 def test_check_reports_an_outdated_tracker_without_failing(tmp_path: Path) -> None:
     """Outdated: the tag's attributes are not what this version writes for its settings (here a
     flag attribute this version does not write). A changed script text alone is no reason: a
-    minifier run after inject rewrites it (tests/test_minified.py)."""
+    minifier run after inject rewrites it (tests/engine/test_minified.py)."""
     tracked_site(tmp_path)
     page = tmp_path / "index.html"
     tag = 'data-aae-tracking="tracker"'

@@ -27,8 +27,8 @@ from aae_tracking_plugins.core.engine.inject import (
 from aae_tracking_plugins.core.engine.verify import page_facts, parse
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
+from tests.cli_helpers import FLAGS, run_cli
 from tests.html_oracle import browser_view
-from tests.test_cli import FLAGS, run_cli
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Route
