@@ -94,6 +94,18 @@ def without_root_powers() -> list[str]:
     return [setpriv, *drop]
 
 
+def inject_without_root_powers(prefix: list[str], site: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``aae-tracking inject SITE FLAGS`` under ``prefix`` (from :func:`without_root_powers`),
+    so permission bits apply; the result with text stdout and stderr."""
+    return subprocess.run(
+        [*prefix, sys.executable, "-m", "aae_tracking_plugins", "inject", str(site), *FLAGS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def small_site(root: Path) -> Path:
     (root / "docs").mkdir(parents=True)
     (root / "index.html").write_text("<html><head></head><body><p>Home</p></body></html>")

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -27,6 +26,7 @@ from tests.cli_helpers import (
     FULL_PAGE,
     SNIPPET,
     assert_tracked_losslessly,
+    inject_without_root_powers,
     one_error_line,
     run_cli,
     snapshot,
@@ -484,21 +484,7 @@ def test_real_permission_errors_are_warnings_and_exit_1(tmp_path: Path) -> None:
     if os.geteuid() == 0:
         os.chown(secret, 65534, 65534)  # not ours, and unreadable for us without DAC override
     try:
-        result = subprocess.run(
-            [
-                *prefix,
-                sys.executable,
-                "-m",
-                "aae_tracking_plugins",
-                "inject",
-                str(tmp_path),
-                *FLAGS,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = inject_without_root_powers(prefix, tmp_path)
     finally:
         (tmp_path / "locked").chmod(0o755)
         secret.chmod(0o644)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from tests.cli_helpers import (
     FLAGS,
     FULL_PAGE,
     assert_tracked_losslessly,
+    inject_without_root_powers,
     run_cli,
     without_root_powers,
 )
@@ -148,21 +148,7 @@ def test_an_unreadable_copy_leaves_page_and_copies_alone_and_exits_1(tmp_path: P
     if os.geteuid() == 0:
         os.chown(copy, 65534, 65534)  # not ours, and unreadable for us without DAC override
     try:
-        result = subprocess.run(
-            [
-                *prefix,
-                sys.executable,
-                "-m",
-                "aae_tracking_plugins",
-                "inject",
-                str(tmp_path),
-                *FLAGS,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = inject_without_root_powers(prefix, tmp_path)
     finally:
         copy.chmod(0o644)
     assert result.returncode == 1, result
