@@ -490,9 +490,22 @@ def test_debug_mode_says_why_a_page_does_not_send(
     console = Console(page)
     with page.expect_console_message(lambda m: "not sending" in m.text):
         page.goto(base() + "/index.html?aae_debug=1")
+
+    def leads() -> list[str]:
+        return [t for _, t, _ in console.ours() if t.startswith("aae-tracking: Lead")]
+
+    # The queued call's Lead is logged right after "not sending", in the same task; wait for it
+    # before clicking, so each Lead message is known to come from the call it is counted for.
+    deadline = time.monotonic() + 10
+    while not leads() and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    assert len(leads()) == 1, [t for _, t, _ in console.ours()]
     page.click("#lead")
+    while len(leads()) < 2 and time.monotonic() < deadline + 10:
+        page.wait_for_timeout(20)
     console.settle(page)
     texts = [text for _, text, _ in console.ours()]
+    print("\n".join(texts))  # shown in the report if an assertion below fails
     assert any("not sending" in t and "automation" in t for t in texts), texts
     # Each event of the page says it was not sent, and why.
     leads = [t for t in texts if t.startswith("aae-tracking: Lead")]
