@@ -84,7 +84,9 @@ class Snippet:
     body: str
 
 
-class _Outcome:
+class Outcome:
+    """What every engine result says besides the page: whether it was tracked, and why not."""
+
     #: ``None`` when the tracker was placed; otherwise why the page was left byte-for-byte alone.
     skipped_reason: str | None
 
@@ -100,7 +102,7 @@ class _Outcome:
 
 
 @dataclass(frozen=True)
-class InjectionResult(_Outcome):
+class InjectionResult(Outcome):
     """The page after :func:`inject`: ``html`` is the new page, or the input when skipped."""
 
     html: str
@@ -246,7 +248,7 @@ def _refusal(text: str, failed: Failed) -> str:
 
 
 @dataclass(frozen=True)
-class BytesInjectionResult(_Outcome):
+class BytesInjectionResult(Outcome):
     """The page after :func:`inject_bytes`: ``data`` in the page's own ``encoding``."""
 
     data: bytes

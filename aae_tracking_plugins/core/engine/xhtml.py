@@ -36,7 +36,7 @@ from aae_tracking_plugins.core.audit import (
     TrackerInfo,
     audit_page,
 )
-from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE, Snippet
+from aae_tracking_plugins.core.engine.inject import EMPTY_FILE, MARKER_ATTRIBUTE, Outcome, Snippet
 from aae_tracking_plugins.core.tags import PIXEL_IMAGE_URL
 
 __all__ = [
@@ -52,7 +52,6 @@ XHTML_NAMESPACE = "http://www.w3.org/1999/xhtml"
 #: File names that common servers send as ``application/xhtml+xml`` (Apache's and nginx's
 #: ``mime.types``, Python's ``mimetypes``).
 XML_PAGE_SUFFIXES = (".xhtml", ".xht")
-EMPTY_FILE = "the file is empty"
 
 _HTML = f"{{{XHTML_NAMESPACE}}}html"
 _HEAD = f"{{{XHTML_NAMESPACE}}}head"
@@ -75,7 +74,7 @@ _MAX_CANDIDATES = 3
 
 
 @dataclass(frozen=True)
-class XhtmlResult:
+class XhtmlResult(Outcome):
     """The outcome of :func:`inject_xhtml`.
 
     ``data``: the page with our tags (the input itself when ``skipped_reason`` is set or the
@@ -84,16 +83,6 @@ class XhtmlResult:
 
     data: bytes
     skipped_reason: str | None = None
-
-    @property
-    def injected(self) -> bool:
-        """Whether the tags were placed (the document changed)."""
-        return self.skipped_reason is None
-
-    @property
-    def worth_a_warning(self) -> bool:
-        """Left alone although it is a page (an empty file is no page)."""
-        return self.skipped_reason not in (None, EMPTY_FILE)
 
 
 def is_xml_page(path: str) -> bool:
