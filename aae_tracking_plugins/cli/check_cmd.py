@@ -18,7 +18,7 @@ from aae_tracking_plugins.cli.options import (
     verbatim,
 )
 from aae_tracking_plugins.cli.output import plural, show, warn
-from aae_tracking_plugins.cli.pool import Progress, cpu_count, process_pages
+from aae_tracking_plugins.cli.pool import Progress, process_pages
 from aae_tracking_plugins.cli.site_files import find_site_files, matches
 from aae_tracking_plugins.core.audit import (
     CHECK_STATUSES,
@@ -33,6 +33,7 @@ from aae_tracking_plugins.core.audit import (
     PageReport,
     TrackerInfo,
 )
+from aae_tracking_plugins.core.cpus import cpu_count
 from aae_tracking_plugins.core.version import __version__
 
 DESCRIPTION = """\

@@ -31,8 +31,9 @@ from aae_tracking_plugins.cli.options import (
     web_vitals_option,
 )
 from aae_tracking_plugins.cli.output import os_error, plural, show, warn
-from aae_tracking_plugins.cli.pool import Progress, cpu_count, process_pages
+from aae_tracking_plugins.cli.pool import Progress, process_pages
 from aae_tracking_plugins.cli.site_files import SiteFiles, find_site_files
+from aae_tracking_plugins.core.cpus import cpu_count
 from aae_tracking_plugins.core.settings import SETTING_NAMES
 from aae_tracking_plugins.core.tags import write_script_files
 

@@ -11,11 +11,18 @@ from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
+from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 
-from aae_tracking_plugins.core.engine.inject import InjectionResult, Snippet, inject, inject_bytes
+from aae_tracking_plugins.core.engine.inject import (
+    InjectionResult,
+    Snippet,
+    Speculation,
+    inject,
+    inject_bytes,
+    speculate,
+)
 from aae_tracking_plugins.core.settings import SETTING_NAMES, TrackingConfig
 from aae_tracking_plugins.core.tags import (
     render_page_marker,
@@ -25,6 +32,7 @@ from aae_tracking_plugins.core.tags import (
     write_script_files,
 )
 from aae_tracking_plugins.core.values import ConfigError
+from aae_tracking_plugins.integrations.background import BackgroundSettler, worker_threads
 
 # Messages read "aae-tracking: ...", like the errors and the Pelican adapter's messages.
 log = get_plugin_logger("aae-tracking")
@@ -33,6 +41,7 @@ FRONT_MATTER_KEY = "aae_tracking"
 #: Front-matter keys of ``aae_tracking: {...}``: the settings that may differ per page.
 _OVERRIDABLE = ("landing_page_id", "campaign_id", "facebook_pixel_id", "variant")
 _LAST = -100  # run after every other plugin, so none can rewrite or drop our tags
+_FIRST = 100  # settle the pages before other plugins read them at the end of the build
 
 
 class AaeTrackingConfig(base.Config):
@@ -87,6 +96,9 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         #: The tracker builds whose script files this build wrote (external mode): a page
         #: that overrides ``facebook_pixel_id`` may need another one than the site's.
         self._builds_written: set[str] = set()
+        #: Threads that parse pages while MkDocs renders the next ones (0: parse in line).
+        self._workers = 0
+        self._settler: BackgroundSettler | None = None
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         """Validate the options into a :class:`TrackingConfig` (``None`` with ``enabled: false``).
@@ -108,6 +120,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         self._instant = config.theme.name == "material" and "navigation.instant" in features
         site_path = urlsplit(config.site_url or "").path
         self._site_path = site_path if site_path.endswith("/") else site_path + "/"
+        self._workers = worker_threads()
         return config
 
     #: ``mkdocs serve`` (not ``--clean``): MkDocs also builds the files of ``draft_docs`` then.
@@ -201,7 +214,17 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
             tracking = self.tracking
         self._write_files(tracking, config)
         snippet = self._snippet(tracking, page.file.dest_uri)
-        return self._report(page.file.src_uri, inject(output, snippet))
+        if self._workers < 1:
+            return self._report(page.file.src_uri, inject(output, snippet))
+        # The tags at their first spots now; the parse that confirms them runs on a worker
+        # thread while MkDocs renders the next pages (settled in on_post_build).
+        guess = speculate(output, snippet)
+        if not isinstance(guess, Speculation):
+            return self._report(page.file.src_uri, guess)
+        if self._settler is None:
+            self._settler = BackgroundSettler(self._workers)
+        self._settler.submit(page.file.src_uri, page.file.abs_dest_path, guess)
+        return guess.output
 
     def _page_tracking(self, page: Page) -> TrackingConfig | None:
         """The settings of ``page``: the site's with its front-matter overrides applied
@@ -249,8 +272,37 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         snippet = self._snippet(self.tracking, None)
         return self._report(template_name, inject(output_content, snippet))
 
+    @event_priority(_FIRST)
+    def _settle_pages(self, *, config: MkDocsConfig) -> None:
+        """Wait for the pages' parses; rewrite each page whose first spots were not confirmed
+        with what :func:`inject` gives (another spot, or the page as it was, with a warning)."""
+        self._settle()
+
+    def _settle(self) -> None:
+        settler, self._settler = self._settler, None
+        if settler is None:
+            return
+        for page in settler.settle():
+            result = page.result
+            path = Path(page.path)
+            try:
+                current = path.read_bytes()
+            except OSError:
+                continue  # removed since (another plugin's business)
+            # MkDocs writes pages so (commands/build.py, _build_page).
+            if current == page.written.encode("utf-8", "xmlcharrefreplace"):
+                self._report(page.where, result)
+                path.write_bytes(result.html.encode("utf-8", "xmlcharrefreplace"))
+                continue
+            # A plugin running after ours changed the page: place the tags in what it wrote.
+            again = inject_bytes(current, page.snippet)
+            if again.worth_a_warning:
+                log.warning("%s left untracked: %s", page.where, again.skipped_reason)
+            if again.data != current:
+                path.write_bytes(again.data)
+
     @event_priority(_LAST)
-    def on_post_build(self, *, config: MkDocsConfig) -> None:
+    def _track_static_pages(self, *, config: MkDocsConfig) -> None:
         """Insert the tags into the hand-written pages MkDocs copied, in their own encoding
         (``static_html: false`` turns this off). Unreadable files are warned about, not fatal."""
         if self.tracking is None or not self.config.static_html:
@@ -275,3 +327,21 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
                 log.warning("%s left untracked: %s", dest_uri, result.skipped_reason)
             elif result.data != original:
                 path.write_bytes(result.data)
+
+    #: First the pages parsed in the background are settled (before other plugins read the
+    #: site), last the hand-written pages MkDocs copied are tracked (after others wrote them).
+    on_post_build = CombinedEvent(_settle_pages, _track_static_pages)
+
+    def on_build_error(self, *, error: Exception) -> None:
+        """A failed build: settle the pages written so far (none keeps unconfirmed tags), then
+        stop the worker threads. Nothing raised here hides the build's own error."""
+        try:
+            self._settle()
+        except Exception as exc:  # the build's own error is the one to show
+            log.warning("pages written before the error may be left unconfirmed: %s", exc)
+
+    def on_shutdown(self) -> None:
+        """``mkdocs serve`` stopped: stop the worker threads, if a build left any."""
+        settler, self._settler = self._settler, None
+        if settler is not None:
+            settler.close()

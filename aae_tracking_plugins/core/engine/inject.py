@@ -18,7 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aae_tracking_plugins.core.engine import charset, search
-from aae_tracking_plugins.core.engine.placement import CHARSET_PUSHED, Failed, Placed, Source, place
+from aae_tracking_plugins.core.engine.placement import (
+    CHARSET_PUSHED,
+    Failed,
+    Placed,
+    Source,
+    first_candidate,
+    place,
+)
 from aae_tracking_plugins.core.engine.refresh import refresh_target, refresh_url
 from aae_tracking_plugins.core.engine.search import (
     MARKER_ATTRIBUTE,
@@ -29,6 +36,7 @@ from aae_tracking_plugins.core.engine.search import (
 from aae_tracking_plugins.core.engine.verify import (
     AMP_ATTRIBUTES,
     PageFacts,
+    check_candidate,
     page_facts,
     parse,
 )
@@ -48,12 +56,14 @@ __all__ = [
     "InjectionResult",
     "MarkedTag",
     "Snippet",
+    "Speculation",
     "find_tracker_tags",
     "inject",
     "inject_bytes",
     "refresh_target",
     "refresh_url",
     "remove_tracker",
+    "speculate",
 ]
 
 EMPTY_FILE = "the file is empty"
@@ -183,6 +193,65 @@ def inject(text: str, snippet: Snippet) -> InjectionResult:
         return InjectionResult(text, outcome)
     assert isinstance(outcome.output, str)  # placed in the text (no bytes given)
     return InjectionResult(outcome.output)
+
+
+@dataclass(frozen=True)
+class Speculation:
+    """A page with the tags at the spots :func:`inject` tries first, before the parse that
+    confirms them (:func:`speculate`); :meth:`settle` gives what :func:`inject` gives.
+
+    The common page needs exactly one parse, and the parse is most of the cost: an integration
+    can hand ``output`` on at once and call :meth:`settle` elsewhere (a worker thread: the
+    parser releases the GIL), replacing ``output`` with the settled page when they differ.
+    """
+
+    #: The page with both insertions, not yet confirmed by a parse.
+    output: str
+    #: The page as given to :func:`speculate`.
+    original: str
+    snippet: Snippet
+    stub_in_head: bool
+
+    def settle(self) -> InjectionResult:
+        """Parse :attr:`output` once: the result :func:`inject` gives for :attr:`original`.
+
+        Returns:
+            ``InjectionResult(output)`` when the parse confirms the spots and the page is a
+            visit (no redirect, AMP page, frameset or head-only page); otherwise the result of
+            :func:`inject` on :attr:`original`, which tries the other spots.
+
+        Raises:
+            Nothing of its own; safe to call from any thread.
+        """
+        head, body = self.snippet.head, self.snippet.body
+        verdict = check_candidate(self.output, head, body, stub_in_head=self.stub_in_head)
+        if verdict.problem is None and _not_a_visit(self.original, verdict.facts) is None:
+            return InjectionResult(self.output)
+        return inject(self.original, self.snippet)
+
+
+def speculate(text: str, snippet: Snippet) -> Speculation | InjectionResult:
+    """The page with the tags where :func:`inject` tries them first, without parsing it yet.
+
+    Args:
+        text: the whole page; snippet: the stub and the tracker.
+
+    Returns:
+        A :class:`Speculation` for a page with markup and no tags of ours (whose
+        :meth:`Speculation.settle` equals ``inject(text, snippet)``); for any other page (empty,
+        no markup, earlier tags of ours to replace, no first spot) the settled
+        :class:`InjectionResult` of :func:`inject` itself.
+
+    Raises:
+        Nothing of its own for any input text.
+    """
+    if not text or text.isspace() or search.contains_marker(text) or not search.has_markup(text):
+        return inject(text, snippet)
+    first = first_candidate(Source(text), snippet.head, snippet.body)
+    if first is None:
+        return inject(text, snippet)
+    assert isinstance(first.output, str)  # placed in the text (no bytes given)
+    return Speculation(first.output, text, snippet, first.stub_in_head)
 
 
 def _place(text: str, snippet: Snippet, data: bytes | None) -> Placed | str:

@@ -28,7 +28,17 @@ from dataclasses import dataclass
 from aae_tracking_plugins.core.engine import charset, search
 from aae_tracking_plugins.core.engine.verify import Verdict, check_candidate, unclosed_at_end
 
-__all__ = ["MAX_PARSES", "Attempt", "Declaration", "Failed", "Placed", "Source", "place"]
+__all__ = [
+    "MAX_PARSES",
+    "Attempt",
+    "Declaration",
+    "Failed",
+    "FirstCandidate",
+    "Placed",
+    "Source",
+    "first_candidate",
+    "place",
+]
 
 #: Candidate pairs parsed per page at most (the common page needs one).
 MAX_PARSES = 8
@@ -198,6 +208,52 @@ class Source:
         return b"".join(pieces)
 
 
+def _pair(
+    declared: Declaration | None, stubs: list[int], dropped: bool, at: int
+) -> tuple[int, bool] | None:
+    """Where the stub goes with the tracker at ``at``, and whether both go to ``at`` together;
+    ``None`` when no spot is left for the stub. ``stubs`` are the stub spots still allowed."""
+    usable = [spot for spot in stubs if spot <= at]
+    together = not usable
+    if together and not (dropped and declared is not None and at >= declared.end):
+        return None
+    return (at if together else usable[0]), together
+
+
+def _pushes_out(declared: Declaration | None, at: int, head: str, body: str) -> bool:
+    """Whether the tags at ``at`` would push the charset declaration out of its 1024 bytes."""
+    return declared is not None and at <= declared.start and not declared.fits(len(head + body))
+
+
+@dataclass(frozen=True)
+class FirstCandidate:
+    """The pair :func:`place` parses first, before any parse: the page with both insertions."""
+
+    output: str | bytes
+    #: The stub has a spot of its own in ``<head>`` (else it goes right before the tracker).
+    stub_in_head: bool
+
+
+def first_candidate(source: Source, head: str, body: str) -> FirstCandidate | None:
+    """The candidate :func:`place` tries first, unparsed (``None`` when it would try none).
+
+    A parse of ``output`` (:func:`.verify.check_candidate`) that shows no problem means
+    :func:`place` returns that same output: integrations can hand a page on at once and have
+    the parse done later, elsewhere (see :class:`.inject.Speculation`).
+    """
+    text = source.text
+    declared = declaration(text)
+    stubs, dropped = stub_candidates(text, declared, head)
+    at, _kind = next(tracker_candidates(text))
+    if _pushes_out(declared, at, head, body):
+        return None
+    pair = _pair(declared, stubs, dropped, at)
+    if pair is None:
+        return None
+    stub_at, together = pair
+    return FirstCandidate(source.insert(stub_at, at, head, body), not together)
+
+
 def place(source: Source, head: str, body: str) -> Placed | Failed:
     """Find spots for the stub ``head`` and the tracker ``body`` that a parse confirms.
 
@@ -221,16 +277,15 @@ def place(source: Source, head: str, body: str) -> Placed | Failed:
     pushed = False  # a tracker spot was passed over for the charset rule
     while tracker is not None and len(attempts) < MAX_PARSES:
         at, kind = tracker
-        if declared is not None and at <= declared.start and not declared.fits(len(head + body)):
+        if _pushes_out(declared, at, head, body):
             pushed = True
             tried.add(at)
             tracker = next((item for item in trackers if item[0] not in tried), None)
             continue
-        usable = [spot for spot in stubs[skipped_stubs:] if spot <= at]
-        together = not usable
-        if together and not (dropped and declared is not None and at >= declared.end):
+        pair = _pair(declared, stubs[skipped_stubs:], dropped, at)
+        if pair is None:
             break  # no spot left for the stub
-        stub_at = at if together else usable[0]
+        stub_at, together = pair
         output = source.insert(stub_at, at, head, body)
         verdict = check_candidate(output, head, body, stub_in_head=not together)
         if verdict.problem is None:
@@ -239,7 +294,7 @@ def place(source: Source, head: str, body: str) -> Placed | Failed:
         if verdict.foreign_marks:
             break  # marked elements we did not insert: no other spot changes that
         if not verdict.stub_ok and not together:
-            skipped_stubs = stubs.index(usable[0]) + 1
+            skipped_stubs = stubs.index(stub_at) + 1
         if not verdict.tracker_ok or together:
             tried.add(at)
             tracker = next((item for item in trackers if item[0] not in tried), None)
