@@ -8,8 +8,10 @@
 Every event that any in-process ``EventCollector`` stores during a test (this
 fixture's, a module's own, one a test starts) is checked again after the test
 against ``aae_tracking_plugins/core/schema/events.schema.json`` with plain
-``jsonschema`` (not the collector's own validation path); an invalid one makes
-the test error at teardown (:func:`schema_problems`).
+``jsonschema`` (not the collector's own validation path), and scanned for
+personal data (``tests/privacy_scan.py``: email addresses, phone numbers,
+secrets in query strings, other sites' full referrers); an invalid or personal
+one makes the test error at teardown.
 
 ``serve_dir``
     Factory ``serve_dir(path) -> "http://127.0.0.1:PORT"`` serving a directory
@@ -61,6 +63,7 @@ from jsonschema.exceptions import best_match
 
 import aae_tracking_plugins
 from aae_tracking_plugins.collector import EventCollector
+from tests.privacy_scan import personal_data_problems
 from tests.sites import TESTS
 from tests.static_server import CHROMIUM_ARGS, StaticServer, start_static_server
 
@@ -147,6 +150,13 @@ def _stored_events_match_the_schema(_record_stored_events: None) -> Iterator[Non
     if problems:
         pytest.fail(
             f"{len(problems)} stored event(s) break events.schema.json:\n" + "\n".join(problems),
+            pytrace=False,
+        )
+    personal = personal_data_problems(events)
+    if personal:
+        pytest.fail(
+            f"{len(personal)} stored event(s) carry personal data (tests/privacy_scan.py):\n"
+            + "\n".join(personal),
             pytrace=False,
         )
 
