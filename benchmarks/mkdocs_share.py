@@ -108,7 +108,7 @@ def timed_build(config_file: Path) -> tuple[float, float, int]:
 
         return timed
 
-    hooks = ("on_config", "on_files", "on_post_page", "on_post_template", "on_post_build")
+    hooks = [name for name in vars(AaeTrackingPlugin) if name.startswith("on_")]
     originals = {name: AaeTrackingPlugin.__dict__[name] for name in hooks}
     for name, method in originals.items():
         if isinstance(method, CombinedEvent):

@@ -107,6 +107,10 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         #: Threads that parse pages while MkDocs renders the next ones (0: parse in line).
         self._workers = 0
         self._settler: BackgroundSettler | None = None
+        #: The page markers of the site's own settings (True) and of opted-out pages (False):
+        #: the same for most pages, so rendered once per build.
+        self._markers: dict[bool, str] = {}
+        self._snippets: dict[str, Snippet] = {}
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         """Validate the options into a :class:`TrackingConfig` (``None`` with ``enabled: false``).
@@ -129,6 +133,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         site_path = urlsplit(config.site_url or "").path
         self._site_path = site_path if site_path.endswith("/") else site_path + "/"
         self._workers = worker_threads() if _COMBINED_EVENTS else 0
+        self._markers, self._snippets = {}, {}
         return config
 
     #: ``mkdocs serve`` (not ``--clean``): MkDocs also builds the files of ``draft_docs`` then.
@@ -154,7 +159,12 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
     def _snippet(self, tracking: TrackingConfig, dest_uri: str | None) -> Snippet:
         """The tags for a page written at ``dest_uri`` (``None``: served at any depth)."""
         root = self._site_path if dest_uri is None else root_for(dest_uri)
-        return render_snippet(tracking, root)
+        if tracking is not self.tracking:
+            return render_snippet(tracking, root)  # front-matter overrides
+        snippet = self._snippets.get(root)  # the site's settings: one per directory depth
+        if snippet is None:
+            snippet = self._snippets[root] = render_snippet(tracking, root)
+        return snippet
 
     def on_env(
         self, env: jinja2.Environment, *, config: MkDocsConfig, files: Files
@@ -196,7 +206,13 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         # current page's settings (or "off") from it at every PageView and click.
         if self.tracking is None:
             return html
-        return html + render_page_marker(self._page_tracking(page))
+        tracking = self._page_tracking(page)
+        if tracking is not None and tracking is not self.tracking:
+            return html + render_page_marker(tracking)  # front-matter overrides
+        marker = self._markers.get(tracking is not None)
+        if marker is None:
+            marker = self._markers[tracking is not None] = render_page_marker(tracking)
+        return html + marker
 
     def _report(self, where: str, result: InjectionResult) -> str:
         if result.worth_a_warning:

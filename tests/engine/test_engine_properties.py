@@ -44,9 +44,11 @@ from hypothesis.control import currently_in_test_context
 
 from aae_tracking_plugins.core.engine.inject import (
     Snippet,
+    Speculation,
     inject,
     inject_bytes,
     remove_tracker,
+    speculate,
 )
 from tests.engine_helpers import (
     CONTRACT_PAGES,
@@ -314,3 +316,21 @@ REGRESSION_OUTCOMES = ("injected", "skipped", "inconclusive")
 def test_fixed_engine_bug_stays_fixed(name: str) -> None:
     outcome = check_contract(FIXED_BUGS[name].page)
     assert outcome.split(":")[0] in REGRESSION_OUTCOMES, FIXED_BUGS[name].what
+
+
+@given(st.one_of(documents(), markup_soup, st.text(max_size=60)))
+@fuzz_settings(600)
+def test_a_speculation_settles_to_what_inject_gives(page: str) -> None:
+    """The MkDocs plugin hands pages on with the tags at their first spots and parses them on
+    a worker thread: settling must give exactly what ``inject`` gives, whether the first spots
+    are confirmed or not."""
+    direct = inject(page, SNIPPET)
+    guess = speculate(page, SNIPPET)
+    if not isinstance(guess, Speculation):
+        assert guess == direct
+        event("settled at once (no markup, or nothing to place)")
+        return
+    assert guess.original is page
+    assert guess.settle() == direct
+    confirmed = direct.injected and guess.output == direct.html
+    event("first spots confirmed" if confirmed else "first spots not confirmed")
