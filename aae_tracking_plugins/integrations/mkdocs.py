@@ -7,11 +7,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
+from mkdocs import plugins as mkdocs_plugins
 from mkdocs.config import base
 from mkdocs.config import config_options as c
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
-from mkdocs.plugins import BasePlugin, CombinedEvent, event_priority, get_plugin_logger
+from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 
@@ -42,6 +43,13 @@ FRONT_MATTER_KEY = "aae_tracking"
 _OVERRIDABLE = ("landing_page_id", "campaign_id", "facebook_pixel_id", "variant")
 _LAST = -100  # run after every other plugin, so none can rewrite or drop our tags
 _FIRST = 100  # settle the pages before other plugins read them at the end of the build
+#: MkDocs 1.6 added ``CombinedEvent`` (two methods of one plugin on one event, each at its own
+#: priority). Under MkDocs 1.5 the pages are parsed in line, so there is nothing to settle and
+#: ``on_post_build`` is the static pages' method alone (docs/generators.md).
+_COMBINED_EVENTS = hasattr(mkdocs_plugins, "CombinedEvent")
+#: ``mkdocs serve`` builds what this accepts: MkDocs 1.6 adds drafts to the included files;
+#: MkDocs 1.5 has no drafts and serves every file, excluded ones too (its commands/build.py).
+_IN_SERVE = getattr(InclusionLevel, "is_in_serve", InclusionLevel.all)
 
 
 class AaeTrackingConfig(base.Config):
@@ -124,7 +132,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         self._instant = config.theme.name == "material" and "navigation.instant" in features
         site_path = urlsplit(config.site_url or "").path
         self._site_path = site_path if site_path.endswith("/") else site_path + "/"
-        self._workers = worker_threads()
+        self._workers = worker_threads() if _COMBINED_EVENTS else 0
         self._markers, self._snippets = {}, {}
         return config
 
@@ -325,7 +333,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
             return
         # The files MkDocs copied into site_dir, by its own rule (InclusionLevel, MkDocs 1.5+):
         # never exclude_docs, and draft_docs only under `mkdocs serve`.
-        included = InclusionLevel.is_in_serve if self._serving else InclusionLevel.is_included
+        included = _IN_SERVE if self._serving else InclusionLevel.is_included
         for file in self._static_pages:
             if not included(file.inclusion):
                 continue
@@ -346,7 +354,10 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
 
     #: First the pages parsed in the background are settled (before other plugins read the
     #: site), last the hand-written pages MkDocs copied are tracked (after others wrote them).
-    on_post_build = CombinedEvent(_settle_pages, _track_static_pages)
+    if _COMBINED_EVENTS:
+        on_post_build = mkdocs_plugins.CombinedEvent(_settle_pages, _track_static_pages)
+    else:  # MkDocs 1.5: nothing to settle (pages parsed in line)
+        on_post_build = _track_static_pages  # type: ignore[assignment]
 
     def on_build_error(self, *, error: Exception) -> None:
         """A failed build: settle the pages written so far (none keeps unconfirmed tags), then
