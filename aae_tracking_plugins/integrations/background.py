@@ -4,21 +4,28 @@ The engine's cost is one HTML5 parse per page (docs/engine.md), and Lexbor parse
 holding the GIL. So an integration hands each page on with the tags at their first spots
 (:func:`~aae_tracking_plugins.core.engine.inject.speculate`) and lets a worker thread run the
 parse that confirms them (:meth:`~aae_tracking_plugins.core.engine.inject.Speculation.settle`);
-at the end of the build it rewrites the rare page whose first spots were not confirmed.
+the rare page whose first spots were not confirmed is rewritten (:func:`rewrite`) as soon as
+its parse has ended and the generator has written it.
 Generator-neutral: the integration says what to do with each result.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from aae_tracking_plugins.core.cpus import cpu_count
-from aae_tracking_plugins.core.engine.inject import InjectionResult, Snippet, Speculation
+from aae_tracking_plugins.core.engine.inject import (
+    InjectionResult,
+    Snippet,
+    Speculation,
+    inject_bytes,
+)
 
-__all__ = ["BackgroundSettler", "Unconfirmed", "worker_threads"]
+__all__ = ["BackgroundSettler", "Unconfirmed", "rewrite", "worker_threads"]
 
 #: Worker threads at most: one parse per page is quick, and the generator itself is one thread.
 MAX_WORKERS = 4
@@ -35,9 +42,9 @@ def worker_threads() -> int:
 class Unconfirmed:
     """A page whose first spots the parse did not confirm.
 
-    ``written`` is the speculative page the generator wrote at ``path``; ``result`` is what
-    :func:`~aae_tracking_plugins.core.engine.inject.inject` gives for the page (another spot,
-    or the page as it was, with the reason).
+    ``written`` is the speculative page handed to the generator for ``path``; ``result`` is
+    what :func:`~aae_tracking_plugins.core.engine.inject.inject` gives for the page (another
+    spot, or the page as it was, with the reason).
     """
 
     where: str
@@ -46,6 +53,40 @@ class Unconfirmed:
     result: InjectionResult
     #: The tags placed, for a page that changed since it was written.
     snippet: Snippet
+
+
+def rewrite(page: Unconfirmed, errors: str = "strict") -> str | None:
+    """Replace the speculative page on disk with the settled one; the reason it is left
+    untracked, if it is (``None``: tracked, or not ours to touch).
+
+    Args:
+        page: an unconfirmed page, already written by the generator.
+        errors: the codec error handler the generator encodes pages with (MkDocs:
+            ``"xmlcharrefreplace"``), so the bytes compared are the bytes it wrote.
+
+    The file holds what the generator wrote: it gets ``page.result``. It was changed since (a
+    plugin running after ours): our two speculative insertions are taken out again when each is
+    there exactly once, and the engine places the tags in what is left (or leaves that alone,
+    with the reason). A file without our insertions is not this page: it is not touched.
+
+    Raises:
+        OSError: the file cannot be written (a missing file is no error: it is skipped).
+    """
+    path = Path(page.path)
+    try:
+        current = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if current == page.written.encode("utf-8", errors):
+        path.write_bytes(page.result.html.encode("utf-8", errors))
+        return page.result.skipped_reason if page.result.worth_a_warning else None
+    head = page.snippet.head.encode("utf-8", errors)
+    body = page.snippet.body.encode("utf-8", errors)
+    if current.count(head) != 1 or current.count(body) != 1:
+        return None
+    again = inject_bytes(current.replace(head, b"", 1).replace(body, b"", 1), page.snippet)
+    path.write_bytes(again.data)
+    return again.skipped_reason if again.worth_a_warning else None
 
 
 def _settle(speculation: Speculation) -> InjectionResult | None:
@@ -57,22 +98,31 @@ def _settle(speculation: Speculation) -> InjectionResult | None:
 class BackgroundSettler:
     """Settles :class:`Speculation` pages on ``workers`` threads, in submission order.
 
-    Only the pages whose first spots were not confirmed are kept (with their strings); a
-    confirmed page is forgotten as soon as its parse ends. At most ``backlog`` pages wait for
-    a parse: :meth:`submit` waits for the oldest one beyond that, so memory stays bounded
-    however far the generator runs ahead.
+    A confirmed page is forgotten as soon as its parse ends; an unconfirmed one is handed to
+    ``handle`` (in the thread that calls :meth:`submit` or :meth:`settle`) once the generator
+    has written it: at the next :meth:`submit` (the generator writes a page before it renders
+    the next one) or at :meth:`settle`. At most ``backlog`` pages wait for a parse: :meth:`submit`
+    waits for the oldest one beyond that. So memory stays bounded however far the generator runs
+    ahead and however many first spots are wrong.
     """
 
-    def __init__(self, workers: int, backlog: int | None = None) -> None:
+    def __init__(
+        self, workers: int, handle: Callable[[Unconfirmed], None], backlog: int | None = None
+    ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aae-tracking")
+        self._handle = handle
         self._backlog = backlog if backlog is not None else 8 * workers
         self._pending: deque[tuple[str, str, Speculation, Future[InjectionResult | None]]] = deque()
-        self._unconfirmed: list[Unconfirmed] = []
 
     def submit(self, where: str, path: str, speculation: Speculation) -> None:
-        """Queue the parse of ``speculation`` for the page ``where`` written at ``path``."""
-        self._pending.append((where, path, speculation, self._pool.submit(_settle, speculation)))
+        """Queue the parse of ``speculation`` for the page ``where``, to be written at ``path``.
+
+        Raises:
+            Whatever ``handle`` raises for an earlier page.
+        """
+        # Every page queued before this one has been written by now.
         self._collect(wait_beyond=self._backlog)
+        self._pending.append((where, path, speculation, self._pool.submit(_settle, speculation)))
 
     def _collect(self, wait_beyond: int) -> None:
         """Take finished parses off the front; wait while more than ``wait_beyond`` remain."""
@@ -80,22 +130,20 @@ class BackgroundSettler:
             where, path, speculation, future = self._pending.popleft()
             result = future.result()
             if result is not None:
-                self._unconfirmed.append(
-                    Unconfirmed(where, path, speculation.output, result, speculation.snippet)
-                )
+                output, snippet = speculation.output, speculation.snippet
+                self._handle(Unconfirmed(where, path, output, result, snippet))
 
-    def settle(self) -> Iterator[Unconfirmed]:
-        """Wait for every queued parse and yield the unconfirmed pages, in submission order.
+    def settle(self) -> None:
+        """Wait for every queued parse, hand each unconfirmed page to ``handle``, then stop the
+        threads. Call it once every queued page is written.
 
         Raises:
-            Whatever a parse raised (the engine raises nothing of its own for any page).
+            Whatever a parse or ``handle`` raised (the engine raises nothing of its own).
         """
         try:
             self._collect(wait_beyond=0)
         finally:
             self.close()
-        unconfirmed, self._unconfirmed = self._unconfirmed, []
-        yield from unconfirmed
 
     def close(self) -> None:
         """Stop the worker threads; pages not parsed yet are dropped (a failed build)."""

@@ -33,7 +33,12 @@ from aae_tracking_plugins.core.tags import (
     write_script_files,
 )
 from aae_tracking_plugins.core.values import ConfigError
-from aae_tracking_plugins.integrations.background import BackgroundSettler, worker_threads
+from aae_tracking_plugins.integrations.background import (
+    BackgroundSettler,
+    Unconfirmed,
+    rewrite,
+    worker_threads,
+)
 
 # Messages read "aae-tracking: ...", like the errors and the Pelican adapter's messages.
 log = get_plugin_logger("aae-tracking")
@@ -107,6 +112,8 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         #: Threads that parse pages while MkDocs renders the next ones (0: parse in line).
         self._workers = 0
         self._settler: BackgroundSettler | None = None
+        #: This build's pages are settled: later ones (other plugins' on_post_build) in line.
+        self._pages_settled = False
         #: The page markers of the site's own settings (True) and of opted-out pages (False):
         #: the same for most pages, so rendered once per build.
         self._markers: dict[bool, str] = {}
@@ -144,6 +151,14 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         # MkDocs passes "serve" exactly when it builds with a serve URL (``serve --clean`` is a
         # "build"), the condition under which it also writes drafts (commands/build.py).
         self._serving = command == "serve"
+
+    def on_pre_build(self, *, config: MkDocsConfig) -> None:
+        """A new build (``mkdocs serve`` rebuilds with the same plugin): no page settled yet;
+        worker threads a failed earlier build left are stopped."""
+        self._pages_settled = False
+        settler, self._settler = self._settler, None
+        if settler is not None:
+            settler.close()
 
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files | None:
         """Note the hand-written ``.html``/``.htm`` files; returns ``files`` unchanged."""
@@ -238,7 +253,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
             tracking = self.tracking
         self._write_files(tracking, config)
         snippet = self._snippet(tracking, page.file.dest_uri)
-        if self._workers < 1:
+        if self._workers < 1 or self._pages_settled:
             return self._report(page.file.src_uri, inject(output, snippet))
         # The tags at their first spots now; the parse that confirms them runs on a worker
         # thread while MkDocs renders the next pages (settled in on_post_build).
@@ -246,7 +261,7 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         if not isinstance(guess, Speculation):
             return self._report(page.file.src_uri, guess)
         if self._settler is None:
-            self._settler = BackgroundSettler(self._workers)
+            self._settler = BackgroundSettler(self._workers, self._rewrite)
         self._settler.submit(page.file.src_uri, page.file.abs_dest_path, guess)
         return guess.output
 
@@ -298,32 +313,28 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
 
     @event_priority(_FIRST)
     def _settle_pages(self, *, config: MkDocsConfig) -> None:
-        """Wait for the pages' parses; rewrite each page whose first spots were not confirmed
-        with what :func:`inject` gives (another spot, or the page as it was, with a warning)."""
+        """Wait for the pages' parses; each page whose first spots were not confirmed is
+        rewritten with what :func:`inject` gives (another spot, or the page as it was, with a
+        warning). Pages rendered after this (by other plugins' ``on_post_build``, as i18n
+        plugins do) are parsed in line."""
+        self._pages_settled = True
         self._settle()
 
     def _settle(self) -> None:
         settler, self._settler = self._settler, None
-        if settler is None:
+        if settler is not None:
+            settler.settle()
+
+    def _rewrite(self, page: Unconfirmed) -> None:
+        """Put the settled page on disk in place of the speculative one MkDocs wrote."""
+        try:
+            # MkDocs encodes pages so (commands/build.py, _build_page).
+            reason = rewrite(page, errors="xmlcharrefreplace")
+        except OSError as exc:
+            log.warning("%s: cannot rewrite %s (%s)", page.where, page.path, exc)
             return
-        for page in settler.settle():
-            result = page.result
-            path = Path(page.path)
-            try:
-                current = path.read_bytes()
-            except OSError:
-                continue  # removed since (another plugin's business)
-            # MkDocs writes pages so (commands/build.py, _build_page).
-            if current == page.written.encode("utf-8", "xmlcharrefreplace"):
-                self._report(page.where, result)
-                path.write_bytes(result.html.encode("utf-8", "xmlcharrefreplace"))
-                continue
-            # A plugin running after ours changed the page: place the tags in what it wrote.
-            again = inject_bytes(current, page.snippet)
-            if again.worth_a_warning:
-                log.warning("%s left untracked: %s", page.where, again.skipped_reason)
-            if again.data != current:
-                path.write_bytes(again.data)
+        if reason is not None:
+            log.warning("%s left untracked: %s", page.where, reason)
 
     @event_priority(_LAST)
     def _track_static_pages(self, *, config: MkDocsConfig) -> None:

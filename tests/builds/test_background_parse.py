@@ -31,20 +31,24 @@ REDIRECT = (
 )
 AMP = "<!doctype html><html amp><head><title>AMP</title></head><body><p>amp</p></body></html>"
 HOOKS = f"""
+import pathlib
 import mkdocs.plugins
+
+SAVED = {{}}
 
 def on_post_page(output, page, config):
     name = page.file.src_uri
-    if name == "decoy.md":
+    SAVED.setdefault("page", page)
+    if name in ("decoy.md", "decoy-late.md"):
         return output + "<!-- </body> a comment after the page -->"
     if name == "redirect.md":
         return {REDIRECT!r}
-    if name == "amp.md":
+    if name in ("amp.md", "amp-late.md"):
         return {AMP!r}
     return output
 
 def _late(output, page, config):
-    if page.file.src_uri == "late.md":
+    if page.file.src_uri in ("late.md", "decoy-late.md", "amp-late.md"):
         return output + "<!-- </body> added by a later plugin -->"
     return output
 
@@ -54,9 +58,21 @@ on_post_page = mkdocs.plugins.CombinedEvent(
 )
 
 @mkdocs.plugins.event_priority(200)  # before aae-tracking settles the pages (100)
-def on_post_build(config):
+def _fail(config):
     if config.extra.get("fail_after_pages"):
         raise RuntimeError("a plugin failed after the pages were written")
+
+def _translate(config):
+    # Render one more page after the build, as i18n plugins do, with a decoy.
+    page = SAVED["page"]
+    html = "<!doctype html><html><head><title>fr</title></head><body><p>Bonjour</p>"
+    html += "</body></html><!-- </body> -->"
+    output = config.plugins.on_post_page(html, page=page, config=config)
+    target = pathlib.Path(config.site_dir, "fr", "index.html")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(output, "utf-8")
+
+on_post_build = mkdocs.plugins.CombinedEvent(_fail, _translate)
 """
 PAGES = {
     "index.md": "# Home\n",
@@ -64,6 +80,8 @@ PAGES = {
     "redirect.md": "# Moved\n",
     "amp.md": "# AMP\n",
     "late.md": "# Late\n",
+    "decoy-late.md": "# Decoy, then changed\n",
+    "amp-late.md": "# AMP, then changed\n",
     **{f"page-{n}.md": f"# Page {n}\n\nText {n}.\n" for n in range(12)},
 }
 
@@ -138,11 +156,19 @@ def test_worker_thread_and_in_line_parse_write_the_same_site(
     assert len(tracker_tags(decoy)) == 1
     assert runs_in_body(decoy)
     assert decoy.read_text("utf-8").endswith("<!-- </body> a comment after the page -->")
-    # A later plugin's change is kept, and the tags are placed in what it wrote.
-    late = pages["late/index.html"]
-    assert len(tracker_tags(late)) == 1
-    assert runs_in_body(late)
-    assert late.read_text("utf-8").endswith("<!-- </body> added by a later plugin -->")
+    # A later plugin's change is kept, and the tags are placed in what it wrote: also when
+    # our first spots were wrong (the decoy), and not at all on an AMP page.
+    for name in ("late/index.html", "decoy-late/index.html"):
+        late = pages[name]
+        assert len(tracker_tags(late)) == 1, name
+        assert runs_in_body(late), name
+        assert late.read_text("utf-8").endswith("<!-- </body> added by a later plugin -->")
+    amp_late = pages["amp-late/index.html"].read_text("utf-8")
+    assert amp_late == AMP + "<!-- </body> added by a later plugin -->"
+    # A page rendered in another plugin's on_post_build is settled too.
+    translated = pages["fr/index.html"]
+    assert len(tracker_tags(translated)) == 1
+    assert runs_in_body(translated)
     # A redirect and an AMP page are left exactly as the hook wrote them.
     assert pages["redirect/index.html"].read_text("utf-8") == REDIRECT
     assert pages["amp/index.html"].read_text("utf-8") == AMP
