@@ -1,30 +1,53 @@
-// The visitor's session id: a first-party cookie, 30 days, sliding.
-import { doc, random } from "./util.js";
+// The visitor's session id: a first-party cookie, 30 days, sliding. With the
+// cookieless setting, and in a frame whose cookie the browser refuses (a
+// landing page embedded in another site: SameSite=Lax cookies are not set
+// in a cross-site frame), sessionStorage instead: this tab only, and
+// partitioned by the top-level site in a frame (docs/consent.md).
+import { doc, load, random, SESSION, store, win } from "./util.js";
 
+var NAME = "_aae_sid";
 var sid;
+var cookieless;
+
+export function noCookie() {
+  cookieless = 1;
+}
+
+function cookie(text) {
+  try {
+    doc.cookie = NAME + "=" + text + "; path=/; samesite=lax" + (location.protocol == "https:" ? "; secure" : "");
+  } catch (error) {
+    // Sandboxed frame: document.cookie throws. The id lives in memory.
+  }
+}
 
 // Read lazily, when the first event is sent: document.cookie is a synchronous
 // call into the browser's cookie store (0.3-2 ms here), kept off the load path.
 export function sessionId() {
   if (!sid) {
     try {
-      sid = (/(?:^|; *)_aae_sid=(sess_\d+_[a-z0-9]+)(;|$)/.exec(doc.cookie) || [])[1];
+      if (!cookieless) sid = (/(?:^|; *)_aae_sid=(sess_\d+_[a-z0-9]+)(;|$)/.exec(doc.cookie) || [])[1];
     } catch (error) {
-      // Sandboxed iframe: document.cookie throws. The id lives in memory.
+      // See cookie().
     }
-    sid = sid || "sess_" + Date.now() + "_" + random(16);
+    sid = sid || load(NAME, SESSION) || "sess_" + Date.now() + "_" + random(16);
+    // Rewritten on every page load: 30-day sliding expiry. First-party,
+    // host-only. With cookies disabled this is a no-op and the in-memory id
+    // serves this page. Cookieless: one left from before is removed.
+    cookie(cookieless ? "; max-age=0" : sid + "; max-age=2592000");
     try {
-      // Rewritten on every page load: 30-day sliding expiry. First-party,
-      // host-only. With cookies disabled this is a no-op and the in-memory
-      // id serves this page.
-      doc.cookie =
-        "_aae_sid=" +
-        sid +
-        "; max-age=2592000; path=/; samesite=lax" +
-        (location.protocol == "https:" ? "; secure" : "");
+      // Only a frame reads the cookie back: top-level pages keep to one read.
+      if (cookieless || (win != win.top && doc.cookie.indexOf(NAME + "=" + sid) < 0)) store(NAME, sid, SESSION);
     } catch (error) {
-      // See above.
+      // See cookie().
     }
   }
   return sid;
+}
+
+// Consent refused: the id is forgotten, from the cookie and the tab.
+export function forget() {
+  sid = 0;
+  cookie("; max-age=0");
+  store(NAME, null, SESSION);
 }
