@@ -5,11 +5,12 @@ what is sent.
   lives in ``sessionStorage`` (``_aae_sid``): the same for the pages of one tab, another in the
   next tab; the retry queue is kept there too, nothing in ``localStorage``.
 - A landing page embedded in another site (``localhost`` embedding ``127.0.0.1``: two sites) with
-  the default settings: the browser refuses the SameSite=Lax session cookie in the cross-site
-  frame, so the id is kept in the frame's ``sessionStorage`` (partitioned by the top-level site)
-  and the frame's pages share one session; the site opened on its own has its cookie session,
-  another one. Where the browser blocks third-party storage too (incognito windows, "block
-  third-party cookies"), the id lives in memory: each page of the frame is a new session.
+  the default settings: in a frame the tracker keeps the session id in the frame's
+  ``sessionStorage`` (partitioned by the top-level site), never in a cookie (browsers refuse a
+  SameSite=Lax cookie in a cross-site frame, and Firefox says so in the console), so the frame's
+  pages share one session; the site opened on its own has its cookie session, another one. Where
+  the browser blocks third-party storage too (incognito windows, "block third-party cookies"),
+  the id lives in memory: each page of the frame is a new session. Firefox ESR is checked too.
   docs/consent.md documents both.
 """
 
@@ -27,6 +28,7 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.settings import TrackingConfig
 from tests.conftest import watch_errors
 from tests.consent_helpers import SENDING, leave, open_page, stored, watch, write_site
+from tests.engines import EngineError
 from tests.static_server import CHROMIUM_ARGS
 
 if TYPE_CHECKING:
@@ -169,8 +171,8 @@ def test_a_cross_site_frame_keeps_its_session_in_the_tab_without_a_cookie(
         page = context.pages[0] if context.pages else context.new_page()
         errors = watch_errors(page)
         first, second, frame = _frame_visit(page, collector, top)
-        # One session for the frame's pages, kept in its (partitioned) sessionStorage; the
-        # browser refused the cookie (SameSite=Lax, cross-site frame).
+        # One session for the frame's pages, kept in its (partitioned) sessionStorage; no
+        # cookie.
         assert second["session_id"] == first["session_id"]
         assert second["event_data"]["url"] == landing + "/second.html"
         in_frame = stored(frame, context)
@@ -208,3 +210,41 @@ def test_a_cross_site_frame_without_third_party_storage_keeps_the_id_in_memory(
         == "SecurityError"
     )
     assert browser_page.errors == []
+
+
+#: Reports, from inside the frame, whether the frame sees a session cookie and a sessionStorage
+#: copy (the engines' drivers cannot read a cross-origin frame): a custom event.
+PROBE = """<script>setTimeout(function () {
+  var tab;
+  try { tab = sessionStorage.getItem("_aae_sid") ? "yes" : "no"; }
+  catch (error) { tab = "blocked"; }
+  AAE_TRACKING.track("Probe", {cookie: /_aae_sid=/.test(document.cookie) ? "yes" : "no", tab: tab});
+}, 1500)</script>"""
+
+
+def test_firefox_keeps_the_session_of_a_cross_site_frame_in_the_tab(
+    tmp_path: Path, collector: EventCollector, serve_dir: Serve
+) -> None:
+    from tests.engines.firefox import FirefoxEngine
+
+    # Firefox under WebDriver reports navigator.webdriver: the site tracks automation.
+    settings = config(collector, track_automation=True)
+    landing = serve_dir(write_site(tmp_path / "site", settings, head=PROBE))
+    (tmp_path / "top").mkdir()
+    (tmp_path / "top" / "index.html").write_text(TOP.format(src=landing + "/index.html"))
+    top = serve_dir(tmp_path / "top").replace("127.0.0.1", "localhost")
+    try:
+        firefox = FirefoxEngine()
+    except EngineError as exc:
+        pytest.fail(f"firefox: {exc}", pytrace=False)
+    with firefox:
+        for visit in (1, 2):  # the embedding page, then again in the same tab
+            firefox.goto(top + "/index.html")
+            collector.wait_for_count(visit, "Probe")
+        assert firefox.native_errors() == []
+    probes = [e for e in collector.events if e["event_type"] == "Probe"]
+    views = [e for e in collector.events if e["event_type"] == "PageView"]
+    assert [(p["event_data"]["cookie"], p["event_data"]["tab"]) for p in probes] == [
+        ("no", "yes")
+    ] * 2
+    assert len({event["session_id"] for event in views + probes}) == 1
