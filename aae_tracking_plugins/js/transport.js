@@ -14,6 +14,8 @@
 //   browser comes back online. The collector de-duplicates by event_id, so
 //   an event resent after an unconfirmed success still counts once.
 // - BATCH builds buffer events for a second and send {"events": [...]}.
+// - Nothing is stored or sent before the page's decision (consent.js): until
+//   then events wait in memory; a page that may not send drops them.
 import { sessionId } from "./session.js";
 import { load, on, store, win } from "./util.js";
 
@@ -43,6 +45,7 @@ export function setEndpoint(url, forget) {
     timer = 0;
     queue = [];
     if (forget) {
+      fails = next = 0;
       store(KEY);
       store(BACKOFF);
     }
