@@ -51,6 +51,9 @@ config file (TOML), keys at the top level or in an [aae_tracking] table:
   debug = false             # optional: log every event to the console (default false)
   engagement = true         # optional: send the Engagement event (default true)
   web_vitals = false        # optional: send a WebVitals event (default false)
+  consent = "none"          # optional: "opt-in" or "opt-out" asks the visitor (default "none")
+  gpc = "opt-out"           # optional: "first-party" keeps our own events under GPC
+  cookieless = false        # optional: no cookie; session id in sessionStorage (default false)
   # optional, file only: hosted checkouts whose links get the session id
   checkout_links = [
     "https://buy.stripe.com/",  # as client_reference_id (Stripe payment links)
@@ -181,6 +184,24 @@ def _report(outcomes: Sequence[InjectOutcome], files: SiteFiles, root: str, quie
 @web_vitals_option(
     "send one WebVitals event per page load (LCP, CLS, INP, FCP, TTFB) with the tracker.vitals "
     "build of the script (default: off, no Web Vitals code)"
+)
+@value_option(
+    "consent",
+    "MODE",
+    "ask the visitor's consent: 'opt-in' (nothing stored or sent, no Pixel, until "
+    "AAE_TRACKING.consent(true)), 'opt-out' (tracked until AAE_TRACKING.consent(false)) or "
+    "'none' (default: not asked); see docs/consent.md",
+)
+@value_option(
+    "gpc",
+    "MODE",
+    "what a browser's Global Privacy Control signal stops: 'opt-out' (default: all tracking) "
+    "or 'first-party' (the Pixel only; our own events are still sent)",
+)
+@switch(
+    "cookieless",
+    "no cookie at all: the session id lives in sessionStorage (one tab), and so does the "
+    "retry queue (default: the _aae_sid cookie, 30 days)",
 )
 @config_option(
     "TOML file with the settings (top-level keys or an [aae_tracking] table): "

@@ -181,6 +181,9 @@ def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str
             # then differs from the expected tag, and the page is reported outdated.
             engagement="data-engagement" not in tracker,
             web_vitals="data-web-vitals" in tracker,
+            cookieless="data-cookieless" in tracker,
+            consent=tracker.get("data-consent", "none"),
+            gpc=tracker.get("data-gpc", "opt-out"),
             events=rules,
             checkout_links=links,
         )
@@ -211,11 +214,13 @@ def _our_elements(tree: LexborHTMLParser) -> list[LexborNode]:
 
 
 def _pixel_differences(tracker: Mapping[str, str], images: Sequence[str | None]) -> str | None:
-    """How the page's Pixel ``<noscript>`` fallbacks differ from what its tracker tag needs."""
+    """How the page's Pixel ``<noscript>`` fallbacks differ from what its tracker tag needs
+    (none when it asks for consent: see ``tags.render_pixel_noscript``)."""
     pixel_id = tracker.get("data-facebook-pixel-id")
-    if pixel_id is None:
+    if pixel_id is None or "data-consent" in tracker:
         if images:
-            return "it has a Pixel <noscript> fallback but its tracker tag has no Pixel id"
+            why = "asks for consent" if pixel_id else "has no Pixel id"
+            return f"it has a Pixel <noscript> fallback but its tracker tag {why}"
         return None
     if not images:
         return "it has no Pixel <noscript> fallback"

@@ -20,6 +20,7 @@ from aae_tracking_plugins.core.values import (
     ConfigError,
     validate_api_base_url,
     validate_bool,
+    validate_choice,
     validate_id,
     validate_pixel_id,
 )
@@ -33,6 +34,7 @@ EVENTS_PATH = "/api/v1/landing-pages/events"
 #: automation (``navigator.webdriver``). ``batch``: several events per request.
 #: ``debug``: log every event to the console. ``engagement``: send the Engagement event.
 #: ``web_vitals``: ship the build that measures Core Web Vitals and sends a WebVitals event.
+#: ``cookieless``: no cookie; the session id and the retry queue in ``sessionStorage``.
 BOOLEAN_SETTINGS: Mapping[str, bool] = {
     "inline_script": True,
     "track_automation": False,
@@ -40,12 +42,22 @@ BOOLEAN_SETTINGS: Mapping[str, bool] = {
     "debug": False,
     "engagement": True,
     "web_vitals": False,
+    "cookieless": False,
+}
+#: Settings with named modes, and their modes (the default first); docs/consent.md.
+#: ``consent``: ``none`` (not asked), ``opt-in`` (nothing stored or sent before the visitor
+#: consents), ``opt-out`` (tracked until the visitor refuses). ``gpc``: what Global Privacy
+#: Control stops: ``opt-out`` (all tracking) or ``first-party`` (the Pixel only).
+CHOICE_SETTINGS: Mapping[str, tuple[str, ...]] = {
+    "consent": ("none", "opt-in", "opt-out"),
+    "gpc": ("opt-out", "first-party"),
 }
 SETTING_NAMES = (
     "landing_page_id",
     "campaign_id",
     "api_base_url",
     *BOOLEAN_SETTINGS,
+    *CHOICE_SETTINGS,
     "facebook_pixel_id",
     "variant",
     "events",
@@ -74,6 +86,12 @@ class TrackingConfig:
     engagement: bool = True
     #: True: the page ships the tracker build that sends a WebVitals event.
     web_vitals: bool = False
+    #: True: no cookie at all; the session id (and the retry queue) live in sessionStorage.
+    cookieless: bool = False
+    #: ``none``, ``opt-in`` or ``opt-out``: whether and how the visitor's consent is asked.
+    consent: str = "none"
+    #: ``opt-out``: Global Privacy Control stops all tracking; ``first-party``: the Pixel only.
+    gpc: str = "opt-out"
     #: The A/B variant of the page, sent as ``event_data.variant`` with every event.
     variant: str | None = None
     #: The tracking plan: rules that send custom events for clicks and form submissions.
@@ -95,6 +113,8 @@ class TrackingConfig:
             set_field(self, "variant", validate_id("variant", self.variant))
         for setting in BOOLEAN_SETTINGS:
             validate_bool(setting, getattr(self, setting))
+        for setting, choices in CHOICE_SETTINGS.items():
+            validate_choice(setting, getattr(self, setting), choices)
         # Already-validated rules and links (from from_mapping) are kept; anything else is
         # validated. Tuples either way: the config is hashable (renders are cached per config).
         rules = self.events
@@ -152,7 +172,11 @@ class TrackingConfig:
         pixel = settings.get("facebook_pixel_id")
         variant = settings.get("variant")
         # An unset (None) switch keeps its default; MkDocs passes every option, set or not.
-        switches = {key: settings[key] for key in BOOLEAN_SETTINGS if settings.get(key) is not None}
+        switches = {
+            key: settings[key]
+            for key in (*BOOLEAN_SETTINGS, *CHOICE_SETTINGS)
+            if settings.get(key) is not None
+        }
         try:
             # Only None is "not set": false, 0, "" or {} are refused, not read as no rules.
             rules_value = settings.get("events")

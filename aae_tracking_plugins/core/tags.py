@@ -224,8 +224,10 @@ def render_tracker_tag(config: TrackingConfig, root: str = "", *, xml: bool = Fa
 
 @lru_cache(maxsize=256)
 def render_pixel_noscript(config: TrackingConfig) -> str:
-    """The Pixel's ``<noscript>`` image fallback ("" without ``facebook_pixel_id``)."""
-    if not config.facebook_pixel_id:
+    """The Pixel's ``<noscript>`` image fallback: "" without ``facebook_pixel_id``, and when
+    ``consent`` is asked (``opt-in``/``opt-out``): without JavaScript nothing can ask or honour
+    the visitor's choice, so the image would reach Facebook unasked (docs/consent.md)."""
+    if not config.facebook_pixel_id or config.consent != "none":
         return ""
     image_url = PIXEL_IMAGE_URL.format(pixel_id=config.facebook_pixel_id)
     return _render("pixel_noscript.html.j2", image_url=image_url)
@@ -234,8 +236,8 @@ def render_pixel_noscript(config: TrackingConfig) -> str:
 def render_snippet(config: TrackingConfig, root: str = "") -> Snippet:
     """Both tags for a page whose way to the site root is ``root`` (external mode only).
 
-    With ``facebook_pixel_id`` the body part is the tracker tag followed by the Pixel's
-    ``<noscript>`` fallback.
+    With ``facebook_pixel_id`` (and ``consent: none``) the body part is the tracker tag
+    followed by the Pixel's ``<noscript>`` fallback.
     """
     body = render_tracker_tag(config, root) + render_pixel_noscript(config)
     return Snippet(head=render_head_stub(config, root), body=body)

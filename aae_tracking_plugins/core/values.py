@@ -77,6 +77,27 @@ def validate_bool(setting: str, value: object) -> bool:
     return value
 
 
+def validate_choice(setting: str, value: object, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of the texts ``choices`` (a setting with named modes).
+
+    Args:
+        setting: the setting's name, for the message.
+        value: the raw value (YAML/TOML/Python).
+        choices: the allowed texts, the default first.
+
+    Returns:
+        ``value``, unchanged.
+
+    Raises:
+        ConfigError: ``value`` is not one of ``choices`` (a boolean too: YAML reads ``no`` and
+            ``off`` as false, which names no mode).
+    """
+    if not isinstance(value, str) or value not in choices:
+        names = ", ".join(repr(choice) for choice in choices)
+        raise ConfigError(setting, f"must be one of {names}, got {show_value(value)}")
+    return value
+
+
 def _is_loopback(host: str) -> bool:
     if host.lower() in _LOOPBACK_NAMES:
         return True

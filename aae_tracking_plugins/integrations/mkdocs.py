@@ -76,6 +76,11 @@ class AaeTrackingConfig(base.Config):
     debug = c.Optional(c.Type(object))
     engagement = c.Optional(c.Type(object))
     web_vitals = c.Optional(c.Type(object))
+    cookieless = c.Optional(c.Type(object))
+    #: ``none``, ``opt-in`` or ``opt-out``; any value: TrackingConfig names the modes.
+    consent = c.Optional(c.Type(object))
+    #: ``opt-out`` or ``first-party`` (what Global Privacy Control stops), as above.
+    gpc = c.Optional(c.Type(object))
     #: The page's A/B variant (overridable per page in front matter).
     variant = c.Optional(c.Type((str, int)))
     #: The tracking plan: a list of ``{selector, event, props}`` mappings. Any value: a

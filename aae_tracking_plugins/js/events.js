@@ -4,7 +4,7 @@ import { log, off } from "./debug.js";
 import { matchKeys, pixel } from "./pixel.js";
 import { settings } from "./settings.js";
 import { send } from "./transport.js";
-import { uuid } from "./util.js";
+import { gpc, uuid } from "./util.js";
 
 var forced; // the variant set by AAE_TRACKING.setVariant(): wins over the page's
 
@@ -27,7 +27,9 @@ export function track(type, data, id, pageSettings) {
   var params;
   var variant = forced || (pageSettings && pageSettings.v);
   if (variant) data.variant = variant;
-  if (PIXEL && pageSettings && pageSettings.px && !/^(Engagement|WebVitals)$/.test(type)) {
+  // Under Global Privacy Control nothing goes to the Pixel, nor the keys that
+  // would match the visitor there (a site's gpc: first-party keeps our own).
+  if (PIXEL && pageSettings && pageSettings.px && !gpc && !/^(Engagement|WebVitals)$/.test(type)) {
     // The Pixel's own parameters for the events it knows; a custom event's
     // properties (and the variant) as its custom data.
     params = {};

@@ -18,6 +18,7 @@ var made; // fbc made from the landing URL's fbclid
 var ready = {}; // pixel ids already initialised on this page
 var held = []; // calls made before the page was allowed to send
 var allowed; // undefined until decided
+var loaded; // this page has given the Pixel events (fbq is ours to revoke)
 
 function cookie(name) {
   try {
@@ -40,6 +41,7 @@ export function matchKeys(data) {
 
 function fire(call) {
   var fbq = win.fbq;
+  loaded = 1;
   if (!fbq) {
     // Meta's loader: a queue until fbevents.js arrives and takes it over.
     fbq = win.fbq = function () {
@@ -70,9 +72,14 @@ export function pixel(call) {
   else if (allowed == null) held.push(call);
 }
 
-// Whether this page may send at all (decided once, off the load path).
+// Whether this page may send to the Pixel: decided off the load path, and
+// again at each consent choice (undefined: not yet, the calls wait). Once
+// the Pixel is loaded, a refusal revokes its consent and a later grant gives
+// it back (Meta's consent API:
+// https://developers.facebook.com/docs/meta-pixel/implementation/gdpr).
 export function allow(ok) {
+  if (win.fbq && loaded && ok != allowed) win.fbq("consent", ok ? "grant" : "revoke");
   allowed = ok;
   if (ok) held.forEach(fire);
-  held = [];
+  if (ok != null) held = [];
 }

@@ -1,6 +1,6 @@
 // Head stub, inlined (or loaded) first in <head>, ahead of every other script:
-// - queues AAE_TRACKING.track(), trackPurchase() and setVariant() calls made
-//   before the tracker has run;
+// - queues AAE_TRACKING.track(), trackPurchase(), setVariant() and consent()
+//   calls made before the tracker has run;
 // - captures the landing URL and referrer before any page script can tidy the
 //   address bar (history.replaceState removing utm_* parameters, say).
 // The tracker (end of <body>) replays the queue and uses the captured URL for
@@ -11,7 +11,7 @@
   if (win.AAE_TRACKING) return;
   var queue = [];
   var api = (win.AAE_TRACKING = { q: queue, u: location.href, r: document.referrer });
-  ["track", "trackPurchase", "setVariant"].forEach(function (name) {
+  ["track", "trackPurchase", "setVariant", "consent"].forEach(function (name) {
     // Uses the closure, not `this`, so a detached reference still queues.
     api[name] = function () {
       queue.push([name, [].slice.call(arguments)]);

@@ -1,6 +1,6 @@
 // AAE tracker: PageView, AddToCart (CTA clicks), Purchase, custom events,
 // Engagement and (VITALS builds) WebVitals for statically generated landing
-// pages. Placed at the end of <body>; its settings come from the data-*
+// pages, behind one consent gate (consent.js). Placed at the end of <body>; its settings come from the data-*
 // attributes of its tag and of the page's [data-aae-page] marker
 // (settings.js).
 //
@@ -15,16 +15,17 @@
 // load (within 1 s), or right away when the page is hidden.
 import * as checkout from "./checkout.js";
 import * as clicks from "./clicks.js";
+import { consent, decide, setup } from "./consent.js";
 import * as custom from "./custom.js";
-import { debugMode, sending } from "./debug.js";
+import { debugMode } from "./debug.js";
 import * as engagement from "./engagement.js";
 import { setVariant } from "./events.js";
 import * as pageviews from "./pageviews.js";
-import { allow } from "./pixel.js";
 import { declared, purchase } from "./purchase.js";
 import { tag } from "./settings.js";
-import { flush, setEndpoint, start } from "./transport.js";
-import { doc, later, load, on, safe, win } from "./util.js";
+import { noCookie } from "./session.js";
+import { flush, start } from "./transport.js";
+import { doc, gpc, later, load, LOCAL, on, perTab, safe, win } from "./util.js";
 import * as vitals from "./vitals.js";
 
 // Loopback hosts: a `mkdocs serve` preview, a local collector.
@@ -52,7 +53,9 @@ safe(() => {
       // remote collector (previews never reach production numbers), not a
       // browser driven by automation unless the site asks for it, and not a
       // browser whose owner excluded it for good:
-      // localStorage.setItem("aae_ignore", "true").
+      // localStorage.setItem("aae_ignore", "true"), and (unless the site
+      // keeps first-party measurement under it: gpc: first-party) not a
+      // browser sending Global Privacy Control.
       var why =
         !/^https?:$/.test(location.protocol) || !win.isSecureContext
           ? "not an https page"
@@ -60,14 +63,13 @@ safe(() => {
             ? "loopback page, remote collector"
             : navigator.webdriver && !cfg.trackAutomation
               ? "automation (see track_automation)"
-              : load("aae_ignore")
+              : load("aae_ignore", LOCAL)
                 ? "browser excluded (aae_ignore)"
-                : "";
-      var ok = !why;
-      sending(why, endpoint.href);
-      setEndpoint(ok && endpoint.href);
-      if (PIXEL) allow(ok);
-      if (CHECKOUT) checkout.allow(ok);
+                : gpc && cfg.gpc != "first-party"
+                  ? "Global Privacy Control"
+                  : "";
+      // Consent decides the rest, for our collector and the Pixel alike.
+      decide(why, endpoint.href);
       // The queued calls and declarative purchases follow each PageView.
       pageviews.landing(api, replay);
       if (VITALS) vitals.start();
@@ -85,10 +87,21 @@ safe(() => {
   if (api.loaded) return;
   api.loaded = true;
   debugMode(cfg);
-  // A variant set before the tracker ran applies from the first PageView.
-  // (The stub's array itself is drained: nothing is left to replay twice.)
+  // A variant set and a consent choice made before the tracker ran apply
+  // from the first PageView. (The stub's array itself is drained: nothing is
+  // left to replay twice.)
   queued = Array.isArray(api.q) ? api.q : [];
-  queued.splice(0).forEach((item) => (item[0] == "setVariant" ? setVariant(item[1][0]) : queued.push(item)));
+  // Cookieless: no cookie, the tracker's data in sessionStorage (this tab).
+  if (cfg.cookieless) {
+    noCookie();
+    perTab();
+  }
+  setup(cfg);
+  queued
+    .splice(0)
+    .forEach((item) =>
+      item[0] == "setVariant" ? setVariant(item[1][0]) : item[0] == "consent" ? consent(item[1][0]) : queued.push(item)
+    );
   // Calls made before the first PageView wait, so the wire order is always
   // PageView first, and a never-shown prerender records nothing. So do calls
   // made while a client-side navigation waits for its content (the new
@@ -100,6 +113,7 @@ safe(() => {
     });
   });
   api.setVariant = safe(setVariant);
+  api.consent = safe(consent);
   clicks.listen();
   custom.listen(cfg);
   if (CHECKOUT) checkout.listen(cfg, boot);

@@ -14,13 +14,17 @@
 //   browser comes back online. The collector de-duplicates by event_id, so
 //   an event resent after an unconfirmed success still counts once.
 // - BATCH builds buffer events for a second and send {"events": [...]}.
+// - Nothing is stored or sent before the page's decision (consent.js): until
+//   then events wait in memory; a page that may not send drops them.
 import { sessionId } from "./session.js";
 import { load, on, store, win } from "./util.js";
 
 var KEY = "_aae_q";
 var BACKOFF = "_aae_b"; // [failures in a row, no request before (ms)], shared by the site's pages
+// Where events go: undefined until decided (they wait in memory, nothing is
+// stored), 0 when this page sends nothing (dropped), else the collector's URL.
 var endpoint;
-var off; // sending is off for this page (untrackable, or excluded)
+var armed; // the tracker has started: sending may begin once there is a URL
 var queue = []; // events not yet confirmed, oldest first
 var busy = new Set(); // events in flight
 var flying = 0; // characters of the request bodies in flight
@@ -32,13 +36,22 @@ var ready;
 var kept; // the stored queue holds events
 var gone; // the page is being left (pagehide)
 
-// The collector's URL; none turns sending off for the page and forgets the
-// queue. Events made before it is set wait in the queue.
-export function setEndpoint(url) {
+// The collector's URL (see `endpoint`). 0 drops the queue; with `forget`
+// (a refusal) what is stored goes too, so nothing is sent later.
+export function setEndpoint(url, forget) {
   endpoint = url;
-  if (!url) {
-    off = 1;
+  if (url == 0) {
+    clearTimeout(timer);
+    timer = 0;
     queue = [];
+    if (forget) {
+      fails = next = 0;
+      store(KEY);
+      store(BACKOFF);
+    }
+  } else if (url && armed) {
+    start();
+    drain();
   }
 }
 
@@ -113,7 +126,7 @@ function post(events) {
 export function drain(now) {
   clearTimeout(timer);
   timer = 0;
-  if (!ready || off || (busy.size && fails)) return;
+  if (!ready || !endpoint || (busy.size && fails)) return;
   if (Date.now() < next) {
     timer = setTimeout(drain, next - Date.now());
     return;
@@ -141,7 +154,7 @@ export function drain(now) {
 }
 
 export function send(event) {
-  if (!off) {
+  if (endpoint != 0) {
     queue.push(event);
     if (queue.length > 100) queue.shift();
     if (!timer) drain();
@@ -151,6 +164,7 @@ export function send(event) {
 // Keeps what is unconfirmed for the next page load (and other tabs'
 // unconfirmed events too: the stored queue is merged, not overwritten).
 function save() {
+  if (!endpoint) return;
   var seen = new Set();
   var all = valid(load(KEY))
     .concat(queue)
@@ -168,10 +182,12 @@ function valid(list) {
     : [];
 }
 
-// First run, after the page has loaded: pick up what earlier pages left
-// (it stays stored until confirmed: another tab, a crash).
+// The tracker has started, after the page has loaded. Once there is a URL
+// (at once, or when the visitor consents): pick up what earlier pages left
+// (it stays stored until confirmed: another tab, a crash) and send.
 export function start() {
-  if (!ready) {
+  armed = 1;
+  if (endpoint && !ready) {
     ready = 1;
     var old = valid(load(KEY));
     var backoff = load(BACKOFF) || [];

@@ -56,20 +56,45 @@ export function here(url) {
   return (url || location.href).split("#")[0];
 }
 
-// localStorage as JSON; null when missing, unreadable or blocked (private
-// modes, sandboxed frames, a full quota, a page that replaced it).
-export function load(key) {
+// Global Privacy Control (https://w3c.github.io/gpc/): the visitor's browser
+// asks sites not to sell or share their data.
+export var gpc = navigator.globalPrivacyControl == true;
+
+// Where the tracker's own data is kept: localStorage, or sessionStorage (this
+// tab only) with the cookieless setting. The visitor's own keys (aae_ignore,
+// aae_consent) always go to localStorage, the session id of a cookieless page
+// to sessionStorage (`box`).
+export var LOCAL = "localStorage";
+export var SESSION = "sessionStorage";
+var area = LOCAL;
+var writes; // whether the page may store data now (it may send)
+
+export function perTab() {
+  area = SESSION;
+}
+
+export function writable(ok) {
+  writes = ok;
+}
+
+// Stored JSON; null when missing, unreadable or blocked (private modes,
+// sandboxed frames, a full quota, a page that replaced it).
+export function load(key, box) {
   try {
-    return JSON.parse(localStorage.getItem(key));
+    return JSON.parse(win[box || area].getItem(key));
   } catch (error) {
     return null;
   }
 }
 
-export function store(key, value) {
+// Stores `value` (null: removes the key): the tracker's data only while the
+// page may send; a `box` named by the caller (the visitor's own keys, the
+// session id, written only when sending) always. Removing is always allowed.
+export function store(key, value, box) {
   try {
-    if (value == null) localStorage.removeItem(key);
-    else localStorage.setItem(key, JSON.stringify(value));
+    var storage = win[box || area];
+    if (value == null) storage.removeItem(key);
+    else if (writes || box) storage.setItem(key, JSON.stringify(value));
   } catch (error) {
     // Storage blocked or full: the data stays in memory for this page.
   }

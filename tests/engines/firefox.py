@@ -60,7 +60,9 @@ class FirefoxEngine(Engine):
 
     name = "firefox"
 
-    def __init__(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, *, timeout: float = DEFAULT_TIMEOUT, prefs: dict[str, object] | None = None
+    ) -> None:
         firefox = shutil.which("firefox-esr") or FIREFOX
         node = shutil.which("node")
         if not os.access(firefox, os.X_OK):
@@ -84,6 +86,8 @@ class FirefoxEngine(Engine):
             "AAE_FIREFOX_PROFILE": self._profile,
             "AAE_ENGINE_TIMEOUT_MS": str(int(timeout * 1000)),
             "AAE_ENGINE_LAUNCH_TIMEOUT_MS": str(int(LAUNCH_TIMEOUT * 1000)),
+            # Preferences set at launch (e.g. privacy.globalprivacycontrol.enabled).
+            "AAE_FIREFOX_PREFS": json.dumps(prefs or {}),
         }
         self._process = subprocess.Popen(
             [node, str(DRIVER_SCRIPT)],

@@ -18,7 +18,8 @@
 //
 // Environment: FIREFOX (default /usr/bin/firefox-esr), AAE_FIREFOX_PROFILE (the profile
 // directory: the Python side makes it, finds a stray Firefox by it and deletes it),
-// AAE_ENGINE_TIMEOUT_MS (one step, default 15000), AAE_ENGINE_LAUNCH_TIMEOUT_MS (default 30000).
+// AAE_ENGINE_TIMEOUT_MS (one step, default 15000), AAE_ENGINE_LAUNCH_TIMEOUT_MS (default 30000),
+// AAE_FIREFOX_PREFS (a JSON object of Firefox preferences set at launch, default none).
 /* global process */
 import { createInterface } from "node:readline";
 import puppeteer from "puppeteer-core";
@@ -44,7 +45,8 @@ try {
     userDataDir,
     headless: true,
     timeout: launchTimeout,
-    protocolTimeout: Math.max(launchTimeout, timeout)
+    protocolTimeout: Math.max(launchTimeout, timeout),
+    extraPrefsFirefox: JSON.parse(process.env.AAE_FIREFOX_PREFS || "{}")
   });
 } catch (error) {
   send({ ready: false, error: `could not launch ${executablePath}: ${describe(error)}` });

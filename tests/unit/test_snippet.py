@@ -54,6 +54,10 @@ def tracker_tag_with(landing: str, campaign: str, endpoint: str) -> str:
         events_json=campaign,
         checkout_links=True,
         checkout_json=endpoint,
+        # The consent and gpc modes: the landing page id's and the campaign's raw values.
+        consent=landing,
+        gpc=campaign,
+        cookieless=False,
     )
     return _render(
         "tracker_tag.html.j2", config=config, tracker_js=browser_script("tracker"), src=None
@@ -71,6 +75,8 @@ def test_hostile_values_come_back_as_the_same_attribute_values(value: str) -> No
     assert found[0]["data-variant"] == value
     assert found[0]["data-events"] == value
     assert found[0]["data-checkout"] == value
+    assert found[0]["data-consent"] == value
+    assert found[0]["data-gpc"] == value
     assert found[0]["text"] == str(browser_script("tracker"))
 
 
