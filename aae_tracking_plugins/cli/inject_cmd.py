@@ -54,6 +54,7 @@ config file (TOML), keys at the top level or in an [aae_tracking] table:
   consent = "none"          # optional: "opt-in" or "opt-out" asks the visitor (default "none")
   gpc = "opt-out"           # optional: "first-party" keeps our own events under GPC
   cookieless = false        # optional: no cookie; session id in sessionStorage (default false)
+  query_params = ["ref"]    # optional: query keys sent URLs keep besides utm_*, gclid, fbclid
   # optional, file only: hosted checkouts whose links get the session id
   checkout_links = [
     "https://buy.stripe.com/",  # as client_reference_id (Stripe payment links)
@@ -89,6 +90,14 @@ SITE_DIR, in place (and into *.xhtml / *.xht files, written as XML). Every other
 byte of each page, and its encoding, is kept; precompressed copies next to a page
 (index.html.gz, .br, .zst) are rewritten from the new page. Hidden directories
 (.git, ...) are skipped; symlinks are not followed."""
+
+
+def _query_keys(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """``--query-params ref,plan`` as the list ``query_params`` takes (``None``: not given, so a
+    config file's value stands; ``''``: no keys of the site's own)."""
+    if value is None:
+        return None
+    return [key.strip() for key in value.split(",") if key.strip()]
 
 
 def inject_summary(outcomes: Sequence[InjectOutcome], files: SiteFiles) -> str:
@@ -202,6 +211,14 @@ def _report(outcomes: Sequence[InjectOutcome], files: SiteFiles, root: str, quie
     "cookieless",
     "no cookie at all: the session id lives in sessionStorage (one tab), and so does the "
     "retry queue (default: the _aae_sid cookie, 30 days)",
+)
+@click.option(
+    "--query-params",
+    metavar="KEYS",
+    callback=_query_keys,
+    help="comma-separated query keys that the URLs in events keep, e.g. ref,plan (default: only "
+    "utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid and fbclid; every other "
+    "key and the #fragment are dropped; see docs/security-privacy.md)",
 )
 @config_option(
     "TOML file with the settings (top-level keys or an [aae_tracking] table): "

@@ -184,6 +184,7 @@ def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str
             cookieless="data-cookieless" in tracker,
             consent=tracker.get("data-consent", "none"),
             gpc=tracker.get("data-gpc", "opt-out"),
+            query_params=tuple(tracker.get("data-query-params", "").split()),
             events=rules,
             checkout_links=links,
         )

@@ -16,6 +16,7 @@ from aae_tracking_plugins.core.plan import (
     validate_checkout_links,
     validate_rules,
 )
+from aae_tracking_plugins.core.query import validate_query_params
 from aae_tracking_plugins.core.values import (
     ConfigError,
     validate_api_base_url,
@@ -62,6 +63,7 @@ SETTING_NAMES = (
     "variant",
     "events",
     "checkout_links",
+    "query_params",
 )
 
 
@@ -98,6 +100,9 @@ class TrackingConfig:
     events: tuple[TrackingRule, ...] = field(default=())
     #: Hosted-checkout links that get the session id appended (docs/checkout.md).
     checkout_links: tuple[CheckoutLink, ...] = field(default=())
+    #: The site's own query keys that sent URLs keep, besides the UTM parameters, gclid and
+    #: fbclid (core/query.py); every other key, and the fragment, is dropped.
+    query_params: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         # Normalise (ids as text, no trailing slash) while keeping the dataclass frozen.
@@ -125,6 +130,7 @@ class TrackingConfig:
         if not all(isinstance(link, CheckoutLink) for link in links):
             links = validate_checkout_links("checkout_links", links)
         set_field(self, "checkout_links", tuple(links))
+        set_field(self, "query_params", validate_query_params("query_params", self.query_params))
 
     @property
     def events_url(self) -> str:
@@ -145,6 +151,11 @@ class TrackingConfig:
             return ""
         pairs = [[link.prefix, link.param] for link in self.checkout_links]
         return json.dumps(pairs, separators=(",", ":"))
+
+    @property
+    def query_params_text(self) -> str:
+        """``query_params`` as the tracker tag's ``data-query-params``: space-separated."""
+        return " ".join(self.query_params)
 
     @classmethod
     def from_mapping(cls, settings: Mapping[str, object], *, where: str = "") -> TrackingConfig:
@@ -185,6 +196,10 @@ class TrackingConfig:
             links = validate_checkout_links(
                 "checkout_links", [] if links_value is None else links_value
             )
+            query_value = settings.get("query_params")
+            query_params = validate_query_params(
+                "query_params", [] if query_value is None else query_value
+            )
             return cls(
                 landing_page_id=settings["landing_page_id"],  # type: ignore[arg-type]
                 api_base_url=settings["api_base_url"],  # type: ignore[arg-type]
@@ -193,6 +208,7 @@ class TrackingConfig:
                 variant=None if variant in (None, "") else variant,  # type: ignore[arg-type]
                 events=rules,
                 checkout_links=links,
+                query_params=query_params,
                 **switches,  # type: ignore[arg-type]
             )
         except ConfigError as exc:

@@ -88,6 +88,8 @@ class AaeTrackingConfig(base.Config):
     events = c.Optional(c.Type(object))
     #: Hosted-checkout URL prefixes (text) or ``{prefix, param}`` mappings, any value as above.
     checkout_links = c.Optional(c.Type(object))
+    #: Query keys sent URLs keep besides the UTM parameters, gclid and fbclid, any value as above.
+    query_params = c.Optional(c.Type(object))
     enabled = c.Type(bool, default=True)
     #: Also track hand-written .html files copied from docs_dir as they are.
     static_html = c.Type(bool, default=True)

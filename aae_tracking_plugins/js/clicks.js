@@ -14,7 +14,7 @@
 // handlers that stop propagation.
 import { activated } from "./custom.js";
 import { track } from "./events.js";
-import { doc, on, safe } from "./util.js";
+import { clean, doc, on, safe } from "./util.js";
 
 // The composed path of an Enter/Space keydown, until it is counted; its `c`
 // is set when the page turned the key into a click.
@@ -22,13 +22,6 @@ var key;
 
 function cta(path) {
   return path.find((element) => element.matches && element.matches('.cta-button,[data-cta="true"]'));
-}
-
-// Up to 200 characters (code points: never half of a surrogate pair).
-function clean(text) {
-  return Array.from((text || "").replace(/\s+/g, " ").trim())
-    .slice(0, 200)
-    .join("");
 }
 
 // Sends what activating the element at the start of `path` means.

@@ -9,7 +9,7 @@
 //   the held events go out (the PageView first); refused, they are dropped.
 // - opt-out: tracked until the visitor refuses.
 // A refusal stops both destinations and removes what the tracker stored
-// (retry queue, backoff, order marks, session id); the choice itself is kept
+// (retry queue, backoff, order marks, session id, campaign); the choice itself is kept
 // in localStorage["aae_consent"] (true or false), the one write a refusal
 // makes. Whatever the choice, a page that may not send at all (tracker.js:
 // not https, automation, aae_ignore, Global Privacy Control) sends nothing.
@@ -19,6 +19,7 @@ import { allow } from "./pixel.js";
 import { forget } from "./session.js";
 import { setEndpoint } from "./transport.js";
 import { load, LOCAL, store, writable } from "./util.js";
+import { campaign } from "./utm.js";
 
 var KEY = "aae_consent";
 var mode; // "opt-in", "opt-out", or undefined (none)
@@ -64,9 +65,12 @@ function apply() {
   setEndpoint(wait ? undefined : off ? 0 : url, refused);
   if (PIXEL) allow(wait ? undefined : !off);
   if (CHECKOUT) checkout.allow(!off);
+  // The campaign held in memory is stored once the page may store.
+  if (!off) campaign();
   if (refused) {
     refused = 0;
     forget();
+    campaign(0, 1);
     store("_aae_orders");
   }
 }

@@ -4,7 +4,8 @@ import { log, off } from "./debug.js";
 import { matchKeys, pixel } from "./pixel.js";
 import { settings } from "./settings.js";
 import { send } from "./transport.js";
-import { gpc, uuid } from "./util.js";
+import { campaign, utm } from "./utm.js";
+import { gpc, uuid, win } from "./util.js";
 
 var forced; // the variant set by AAE_TRACKING.setVariant(): wins over the page's
 
@@ -26,6 +27,11 @@ export function track(type, data, id, pageSettings) {
   var now = new Date().toISOString();
   var params;
   var variant = forced || (pageSettings && pageSettings.v);
+  // The session's campaign (utm.js; read from the landing address when an
+  // event comes before the first PageView), under keys the event does not
+  // have; a custom event's up to its 20 props: url and 20 keys at most.
+  if (!utm) campaign((win.AAE_TRACKING || {}).u || location.href);
+  for (var key in utm) if (!(key in data) && Object.keys(data).length < 21) data[key] = utm[key];
   if (variant) data.variant = variant;
   // Under Global Privacy Control nothing goes to the Pixel, nor the keys that
   // would match the visitor there (a site's gpc: first-party keeps our own).
@@ -33,7 +39,8 @@ export function track(type, data, id, pageSettings) {
     // The Pixel's own parameters for the events it knows; a custom event's
     // properties (and the variant) as its custom data.
     params = {};
-    for (var key in data) if (!/^(url|referrer|button_id|order_id)$/.test(key)) params[key] = data[key];
+    // Not the campaign either: the Pixel reads the page's address itself.
+    for (key in data) if (!/^(url|referrer|button_id|order_id|utm_.*)$/.test(key)) params[key] = data[key];
     if (data.button_text != null) params.content_name = data.button_text;
     delete params.button_text;
     matchKeys(data);

@@ -13,6 +13,7 @@
 import { viewed } from "./engagement.js";
 import { track } from "./events.js";
 import { marker, settings } from "./settings.js";
+import { campaign } from "./utm.js";
 import { doc, here, on, safe, win } from "./util.js";
 
 var last; // URL of the last PageView: the next one's referrer
@@ -28,7 +29,9 @@ function view(url, referrer) {
   // view this one ends goes first, and the new view keeps them for its own.
   var pageSettings = settings();
   viewed(url, pageSettings);
-  track("PageView", { url: url, referrer: referrer }, 0, pageSettings);
+  // A tracked page view's campaign, after the Engagement of the one before.
+  if (pageSettings) campaign(url);
+  track("PageView", { url: url, referrer: referrer && here(referrer) }, 0, pageSettings);
   last = url;
   node = marker();
   onView();
@@ -40,7 +43,8 @@ function view(url, referrer) {
 export function landing(api, then) {
   var url = here(api.u);
   onView = then;
-  seen = url.replace(/^.*?\/\/[^/]*/, "");
+  // As the address bar has it (navigated() compares), not as it is sent.
+  seen = (api.u || location.href).replace(/^.*?\/\/[^/]*|#.*/g, "");
   landed = [url, view(url, api.u ? api.r : doc.referrer)];
 }
 

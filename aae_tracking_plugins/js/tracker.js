@@ -25,7 +25,7 @@ import { declared, purchase } from "./purchase.js";
 import { tag } from "./settings.js";
 import { noCookie } from "./session.js";
 import { flush, start } from "./transport.js";
-import { doc, gpc, later, load, LOCAL, on, perTab, safe, win } from "./util.js";
+import { doc, gpc, KEEP, later, load, LOCAL, on, perTab, safe, win } from "./util.js";
 import * as vitals from "./vitals.js";
 
 // Loopback hosts: a `mkdocs serve` preview, a local collector.
@@ -91,6 +91,8 @@ safe(() => {
   // from the first PageView. (The stub's array itself is drained: nothing is
   // left to replay twice.)
   queued = Array.isArray(api.q) ? api.q : [];
+  // The site's own query keys that sent URLs keep (query_params).
+  if (cfg.queryParams) KEEP.push(...cfg.queryParams.split(" "));
   // Cookieless: no cookie, the tracker's data in sessionStorage (this tab).
   if (cfg.cookieless) {
     noCookie();

@@ -51,9 +51,40 @@ export function uuid() {
   return crypto.randomUUID ? crypto.randomUUID() : random(26);
 }
 
-// The address `url` (default: the page's) without its fragment.
+// Every query key a sent URL may keep: the campaign parameters (the first
+// five, kept for the session: utm.js), Google's and Meta's click ids, and the
+// site's own (the query_params setting: tracker.js adds them).
+export var KEEP = "utm_source utm_medium utm_campaign utm_term utm_content gclid fbclid".split(" ");
+
+// The address `url` (default: the page's) as events carry it: no fragment
+// (it can hold tokens: OAuth's #access_token=), no user name or password, and
+// of its query only the keys of KEEP (matched as written, not decoded: a key
+// spelt otherwise is dropped); of another origin (a referrer), only origin and
+// path (docs/security-privacy.md).
 export function here(url) {
-  return (url || location.href).split("#")[0];
+  var parsed = new URL(url || location.href);
+  parsed.username = parsed.password = parsed.hash = "";
+  parsed.search =
+    parsed.origin == location.origin
+      ? parsed.search
+          .slice(1)
+          .split("&")
+          .filter((pair) => KEEP.includes(pair.split("=")[0]))
+          .join("&")
+      : "";
+  return parsed.href;
+}
+
+// Up to 200 characters (code points: never half of a surrogate pair) of
+// `text`, whitespace collapsed and trimmed.
+export function clean(text) {
+  return Array.from(
+    String(text || "")
+      .replace(/\s+/g, " ")
+      .trim()
+  )
+    .slice(0, 200)
+    .join("");
 }
 
 // Global Privacy Control (https://w3c.github.io/gpc/): the visitor's browser

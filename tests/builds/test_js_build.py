@@ -18,8 +18,11 @@ STATIC = ROOT / "aae_tracking_plugins" / "static"
 # Minified default build (benchmarks/tracker_size.py reports gzip against the target). Raised from
 # 7 KiB with issue 9: the default build now also carries custom events, the tracking plan, debug
 # mode, variants and Engagement (9.1 KiB); the Pixel, Web Vitals and checkout code live in their
-# own builds. A guard against accidental growth, not a target.
-TRACKER_MAX_BYTES = 10240
+# own builds. Raised again from 10 KiB with issue 11: sent URLs are cleaned (allow-listed query
+# keys, no fragment, other sites' referrers cut to origin and path) and the UTM parameters are
+# kept for the session (10,081 B -> 10,839 B; docs/performance.md, "Issue 11"). A guard against
+# accidental growth, not a target.
+TRACKER_MAX_BYTES = 11264
 STUB_MAX_BYTES = 300
 
 needs_node_modules = pytest.mark.skipif(

@@ -58,6 +58,9 @@ def tracker_tag_with(landing: str, campaign: str, endpoint: str) -> str:
         consent=landing,
         gpc=campaign,
         cookieless=False,
+        # The site's query keys: the endpoint's raw value.
+        query_params=True,
+        query_params_text=endpoint,
     )
     return _render(
         "tracker_tag.html.j2", config=config, tracker_js=browser_script("tracker"), src=None
@@ -77,6 +80,7 @@ def test_hostile_values_come_back_as_the_same_attribute_values(value: str) -> No
     assert found[0]["data-checkout"] == value
     assert found[0]["data-consent"] == value
     assert found[0]["data-gpc"] == value
+    assert found[0]["data-query-params"] == value
     assert found[0]["text"] == str(browser_script("tracker"))
 
 
@@ -93,6 +97,7 @@ def test_any_text_stays_inside_its_attribute(landing: str, campaign: str, endpoi
     assert found[0]["data-endpoint"] == as_parsed(endpoint)
     assert found[0]["data-events"] == as_parsed(campaign)
     assert found[0]["data-checkout"] == as_parsed(endpoint)
+    assert found[0]["data-query-params"] == as_parsed(endpoint)
     assert found[0]["text"] == str(browser_script("tracker"))
 
 
