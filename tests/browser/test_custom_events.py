@@ -128,12 +128,13 @@ def test_track_before_and_after_the_tracker_loads(
     (video,) = _wait_custom(collector, "video_play")
 
     assert early["event_data"]["url"] == url
+    # The landing's utm_source is the session's campaign: every event carries it (issue 11).
     assert [_props(e) for e in leads] == [
-        {"plan": "pro", "seats": 3},
-        {"plan": "team", "seats": 12},
+        {"plan": "pro", "seats": 3, "utm_source": "mail"},
+        {"plan": "team", "seats": 12, "utm_source": "mail"},
     ]
-    assert set(leads[1]["event_data"]) == {"plan", "seats", "url", "timestamp"}
-    assert _props(video) == {}
+    assert set(leads[1]["event_data"]) == {"plan", "seats", "url", "timestamp", "utm_source"}
+    assert _props(video) == {"utm_source": "mail"}  # no props of its own
     (view,) = collector.wait_for_count(1, "PageView")
     for event in [*leads, video]:
         assert event["landing_page_id"] == "lp_custom"

@@ -179,7 +179,8 @@ def test_hidden_and_idle_time_are_not_counted_and_one_event_per_page_view(
     tabs: tuple[BrowserContext, list[str]],
 ) -> None:
     context, errors = tabs
-    config = TrackingConfig("lp_engaged", collector.url)
+    # ?again names a second page view: a query key the sent URLs keep (query_params).
+    config = TrackingConfig("lp_engaged", collector.url, query_params=["again"])
     url = serve_dir(_site(tmp_path / "site", config, {"index.html": _page()})) + "/index.html"
     page = context.pages[0]
     other = context.new_page()  # now in front: the first tab is hidden
@@ -305,7 +306,8 @@ def test_under_a_second_sends_nothing_and_leaving_for_another_site_sends_it(
     serve_dir: Callable[[str | Path], str],
     browser_page: BrowserPage,
 ) -> None:
-    config = TrackingConfig("lp_short", collector.url)
+    # ?quick and ?long name the two page views: query keys the sent URLs keep.
+    config = TrackingConfig("lp_short", collector.url, query_params=["quick", "long"])
     base = serve_dir(_site(tmp_path / "site", config, {"index.html": _page()}))
     elsewhere = serve_dir(_site(tmp_path / "other", config, {"index.html": "<p>Elsewhere</p>"}))
     page = browser_page.page
@@ -409,7 +411,7 @@ def test_engagement_off_sends_none_and_adds_no_listeners(
 ) -> None:
     bare = "<!doctype html><html><head><title>Bare</title></head><body><p>Hi</p></body></html>"
     off = TrackingConfig("lp_off", collector.url, engagement=False)
-    on = TrackingConfig("lp_on", collector.url)
+    on = TrackingConfig("lp_on", collector.url, query_params=["again"])  # ?again is kept
     assert 'data-engagement="false"' in render_snippet(off).body
     off_url = serve_dir(_site(tmp_path / "off", off, {"index.html": bare})) + "/index.html"
     on_url = serve_dir(_site(tmp_path / "on", on, {"index.html": bare})) + "/index.html"

@@ -199,7 +199,8 @@ def test_sent_when_first_hidden_without_inp_before_any_interaction_and_only_once
     tabs: tuple[BrowserContext, list[str]],
 ) -> None:
     context, errors = tabs
-    config = TrackingConfig("lp_vitals", collector.url, web_vitals=True)
+    # ?again names the second page load: a query key the sent URLs keep (query_params).
+    config = TrackingConfig("lp_vitals", collector.url, web_vitals=True, query_params=["again"])
     url = serve_dir(_site(tmp_path / "site", config)) + "/index.html"
     page = context.pages[0]
     page.goto(url)
