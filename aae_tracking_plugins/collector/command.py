@@ -93,7 +93,7 @@ def collect_command(
     try:
         from aae_tracking_plugins.collector.server import CollectorServer, create_app
         from aae_tracking_plugins.collector.service import CollectorConfig
-        from aae_tracking_plugins.collector.storage import StorageError
+        from aae_tracking_plugins.collector.storage import DatabaseURLError, StorageError
     except ImportError as exc:
         raise _Exit(
             f"collect needs the collector extra ({exc.name} is missing): "
@@ -102,6 +102,8 @@ def collect_command(
     config = _config(CollectorConfig, database_url, origins, quiet)
     try:
         app = create_app(config)
+    except DatabaseURLError as exc:
+        raise _Exit(f"argument --database: {exc}") from None
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
     service: EventService = app.state.service

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlsplit
 from aae_tracking_plugins.collector.storage.base import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
+    DatabaseURLError,
     EventQuery,
     EventRow,
     EventStore,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "DatabaseURLError",
     "EventQuery",
     "EventRow",
     "EventStore",
@@ -48,15 +50,15 @@ _FORMS = "sqlite:///path/to/events.db or postgresql://user@host:5432/dbname"
 def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///`` URL (``sqlite:///rel.db``, ``sqlite:////abs.db``).
 
-    Raises :class:`StorageError` for ``:memory:`` (nothing would survive a restart) and for a
-    URL with a host (``sqlite://host/x``) or nothing after the slashes.
+    Raises :class:`DatabaseURLError` for ``:memory:`` (nothing would survive a restart) and for
+    a URL with a host (``sqlite://host/x``) or nothing after the slashes.
     """
     parts = urlsplit(url)
     path = unquote(parts.path)
     if parts.netloc or not path.startswith("/") or len(path) < 2:
-        raise StorageError(f"invalid SQLite URL {url!r}: use {_FORMS}")
+        raise DatabaseURLError(f"invalid SQLite URL {url!r}: use {_FORMS}")
     if path[1:] == ":memory:":
-        raise StorageError("an in-memory SQLite database keeps nothing: give a file")
+        raise DatabaseURLError("an in-memory SQLite database keeps nothing: give a file")
     return Path(path[1:])
 
 
@@ -65,9 +67,9 @@ def open_store(url: str, **options: float) -> EventStore:
 
     Inputs: a URL of the forms in the module docstring; ``options`` for the implementation
     (SQLite: ``busy_timeout``; PostgreSQL: ``pool_size``, ``pool_timeout``,
-    ``connect_timeout``). Output: a ready :class:`EventStore`. Raises :class:`StorageError`
-    for another scheme or a database that cannot be used, :class:`StorageUnavailable` for one
-    that cannot be reached now.
+    ``connect_timeout``). Output: a ready :class:`EventStore`. Raises :class:`DatabaseURLError`
+    for a URL of another form, :class:`StorageUnavailable` for a database that cannot be
+    reached now, :class:`StorageError` for one that cannot be used.
     """
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
@@ -79,4 +81,4 @@ def open_store(url: str, **options: float) -> EventStore:
 
         return PostgresStore(url, **{key: value for key, value in options.items()})  # type: ignore[arg-type]
     hint = f" (did you mean sqlite:///{url}?)" if not scheme and url else ""
-    raise StorageError(f"unsupported database URL {redact(url)!r}: use {_FORMS}{hint}")
+    raise DatabaseURLError(f"unsupported database URL {redact(url)!r}: use {_FORMS}{hint}")

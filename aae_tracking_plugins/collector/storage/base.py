@@ -7,8 +7,9 @@ first, :meth:`~EventStore.ping` and :meth:`~EventStore.close`. Implementations:
 picks one by URL. Each applies its migrations (:mod:`.migrations`) when it opens.
 
 Errors: :class:`StorageUnavailable` when the database cannot be reached or written right now
-(the API answers 503, and the tracker retries), :class:`StorageError` for anything else (a bad
-URL, a file that is not a database, a schema newer than this code).
+(the API answers 503, and the tracker retries), :class:`DatabaseURLError` for a URL that names
+no usable database, :class:`StorageError` for anything else (a file that is not a database, a
+schema newer than this code).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "DatabaseURLError",
     "EventQuery",
     "EventRow",
     "EventStore",
@@ -41,6 +43,10 @@ MAX_LIMIT: Final = 1000
 
 class StorageError(Exception):
     """The database cannot be used: the message is one line naming the database and why."""
+
+
+class DatabaseURLError(StorageError):
+    """A database URL that names no database this collector can use (a usage error)."""
 
 
 class StorageUnavailable(StorageError):  # noqa: N818 - a state, as the API's 503 says

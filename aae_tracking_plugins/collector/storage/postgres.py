@@ -24,6 +24,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from aae_tracking_plugins.collector.storage.base import (
+    DatabaseURLError,
     EventQuery,
     EventRow,
     EventStore,
@@ -59,9 +60,11 @@ class PostgresStore(EventStore):
 
     Options: ``pool_size`` (most connections this process opens), ``pool_timeout`` (seconds
     an operation waits for a connection before 503), ``connect_timeout`` (seconds to wait for
-    the server when opening). Raises :class:`~.base.StorageUnavailable` when the server cannot
-    be reached within ``connect_timeout``, :class:`~.base.StorageError` for a URL libpq
-    refuses or a schema newer than this code.
+    the server when opening), ``reconnect_timeout`` (seconds the pool retries a lost
+    connection, with growing delays, before it gives up and connects anew on the next
+    request: it bounds how long the collector still answers 503 once the server is back). Raises :class:`~.base.StorageUnavailable` when the server cannot
+    be reached within ``connect_timeout``, :class:`~.base.DatabaseURLError` for a URL libpq
+    refuses, :class:`~.base.StorageError` for a schema newer than this code.
     """
 
     dialect = "postgresql"
@@ -73,12 +76,14 @@ class PostgresStore(EventStore):
         pool_size: int = 8,
         pool_timeout: float = 3.0,
         connect_timeout: float = 5.0,
+        reconnect_timeout: float = 4.0,
     ) -> None:
         self.url = redact(url)
         try:
             psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:
-            raise StorageError(f"invalid PostgreSQL URL {self.url}: {exc}") from None
+            why = str(exc).strip().splitlines()[0]
+            raise DatabaseURLError(f"invalid PostgreSQL URL {self.url}: {why}") from None
         self._pool: ConnectionPool[_Connection] = ConnectionPool(
             url,
             min_size=1,
@@ -87,6 +92,7 @@ class PostgresStore(EventStore):
             kwargs={"autocommit": True, "connect_timeout": max(1, round(connect_timeout))},
             open=False,
             name="aae-collector",
+            reconnect_timeout=reconnect_timeout,
         )
         self._check_reachable(url, connect_timeout)
         try:
