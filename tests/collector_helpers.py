@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,13 +69,13 @@ def request(
     base_url: str,
     method: str,
     path: str = EVENTS_PATH,
-    body: bytes | str | None = None,
+    body: bytes | str | Iterable[bytes] | None = None,
     headers: Mapping[str, str] | None = None,
     *,
     content_type: str | None = "text/plain;charset=UTF-8",
 ) -> Answer:
     """One request on a new connection (``http.client``: the body and headers exactly as given;
-    a str body is sent as UTF-8, ``content_type`` None sends none)."""
+    a str body is sent as UTF-8, an iterable one chunked; ``content_type`` None sends none)."""
     parts = urlsplit(base_url)
     connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
     sent = dict(headers or {})

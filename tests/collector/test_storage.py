@@ -49,7 +49,7 @@ def test_new_events_are_stored_and_repeats_are_not(store: EventStore) -> None:
 def test_an_event_is_read_back_as_it_was_sent_with_when_it_arrived(store: EventStore) -> None:
     event = make_event("Purchase", campaign_id=None)
     event["event_data"] |= {"variant": "b", "value": 1e308, "order_id": "ORD-é-😀"}
-    event["user_agent"] = "Mozilla/5.0 \u2028 \\ \" \x01 \ufeff"
+    event["user_agent"] = 'Mozilla/5.0 \u2028 \\ " \x01 \ufeff'
     store.add([row(event)])
     (stored,) = store.latest(EventQuery())
     assert stored.event == event

@@ -165,7 +165,8 @@ class EventStore(ABC):
 
     @abstractmethod
     def ping(self) -> None:
-        """Return when the database answers a query; raise :class:`StorageUnavailable` if not."""
+        """Return when the database answers and could store events now; raise
+        :class:`StorageUnavailable` if not."""
 
     @abstractmethod
     def schema_version(self) -> int:

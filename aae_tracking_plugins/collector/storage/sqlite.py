@@ -188,8 +188,10 @@ class SQLiteStore(EventStore):
         return [StoredEvent(_parse_time(received), json.loads(event)) for received, event in rows]
 
     def ping(self) -> None:
-        """See :meth:`EventStore.ping`."""
-        self.schema_version()
+        """See :meth:`EventStore.ping`. Here: the write lock can be taken (so a write would
+        go through: not locked by another process, not read-only), then let go."""
+        with self._transaction("cannot write to"):
+            pass
 
     def schema_version(self) -> int:
         """See :meth:`EventStore.schema_version`."""
