@@ -33,7 +33,8 @@ def test_one_event_is_stored_and_printed(stored_collector: InProcessCollector) -
     assert answer.headers["cache-control"] == "no-store"
     assert stored_ids(stored_collector) == [event["event_id"]]
     (line,) = stored_collector.lines
-    assert "Purchase" in line and "value=49.99  currency=EUR  order_id=ORD-1001" in line
+    assert "Purchase" in line
+    assert "value=49.99  currency=EUR  order_id=ORD-1001" in line
 
 
 def test_a_batch_is_stored_and_resent_events_are_duplicates(
@@ -318,4 +319,5 @@ def test_a_locked_sqlite_database_answers_503_and_keeps_nothing_half(tmp_path: P
         assert request(collector.url, "GET", "/healthz").status == 200
         warnings = [line for line in collector.lines if line.startswith("collector: database")]
         assert len(warnings) == 2
-        assert "unavailable, answering 503" in warnings[0] and "answers again" in warnings[1]
+        assert "unavailable, answering 503" in warnings[0]
+        assert "answers again" in warnings[1]

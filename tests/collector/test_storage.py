@@ -186,7 +186,7 @@ def test_a_relative_sqlite_url_is_relative_to_the_current_folder(
 
 
 def test_sqlite_refuses_a_missing_folder_and_a_file_that_is_no_database(tmp_path: Path) -> None:
-    with pytest.raises(StorageError, match="no folder .*create it first"):
+    with pytest.raises(StorageError, match=r"no folder .*create it first"):
         open_store(f"sqlite:///{tmp_path / 'nowhere' / 'x.db'}")
     (tmp_path / "text.db").write_text("not a database, " * 100)
     with pytest.raises(StorageError, match="is not an SQLite database"):
