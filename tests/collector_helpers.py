@@ -137,18 +137,23 @@ def running_collector(database_url: str, **config: Any) -> Iterator[InProcessCol
 
 
 class CollectorProcess:
-    """``aae-tracking collect --port 0 ...`` in a process of its own: ``url`` from its banner,
-    :meth:`stop` (SIGTERM) returns its exit status and everything it printed."""
+    """``aae-tracking collect --port 0 ...`` in a process of its own: ``url`` and ``banner``
+    (its lines) once it listens; :meth:`stop` (SIGTERM) returns its exit status and what it
+    printed after the banner."""
 
     _LISTENING = re.compile(r"listening on (http://\S+)")
 
-    def __init__(self, *arguments: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, *arguments: str, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("AAE_COLLECTOR_")}
         self.process = subprocess.Popen(
             [str(AAE_TRACKING), "collect", "--port", "0", *arguments],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, **(env or {})},
+            env={**environment, **(env or {})},
+            cwd=cwd,
         )
         assert self.process.stdout is not None
         first = self.process.stdout.readline()
@@ -157,10 +162,15 @@ class CollectorProcess:
             rest, errors = self.process.communicate(timeout=30)
             raise RuntimeError(f"collector did not start: {first}{rest}{errors}")
         self.url = match.group(1)
+        # The rest of the banner, read now: what this text stream buffered past the first line
+        # would be lost to communicate(), which reads the pipe itself.
         self.banner = [first.rstrip("\n")]
+        while not self.banner[-1].endswith("Press Ctrl-C to stop."):
+            self.banner.append(self.process.stdout.readline().rstrip("\n"))
 
     def stop(self) -> tuple[int, str, str]:
-        """SIGTERM, then ``(exit status, stdout after the first line, stderr)``."""
+        """SIGTERM (unless it ended), then ``(exit status, stdout after the first line,
+        stderr)``."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         out, err = self.process.communicate(timeout=30)

@@ -91,13 +91,14 @@ class PostgresCluster:
         if self.process is not None:
             raise RuntimeError("this PostgreSQL server runs already")
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - the server writes it
+        command = [
+            *self._prefix, str(self.bin / "postgres"), "-D", str(self.data),
+            "-p", str(self.port), "-k", str(self.root), "-c", "listen_addresses=127.0.0.1",
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+            "-c", "max_connections=200",
+        ]  # fmt: skip
         self.process = subprocess.Popen(
-            [
-                *self._prefix, str(self.bin / "postgres"), "-D", str(self.data),
-                "-p", str(self.port), "-k", str(self.root), "-c", "listen_addresses=127.0.0.1",
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                "-c", "max_connections=200",
-            ],  # fmt: skip
+            command,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
