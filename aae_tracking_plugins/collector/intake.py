@@ -195,9 +195,13 @@ def text_problems(body: object, root: str = "event") -> list[FieldProblem]:
 
 
 def _may_hold_bad_text(body: bytes) -> bool:
-    # A NUL or a surrogate can only come from a \u escape (raw ones are refused by the JSON
-    # and UTF-8 decoders), and no string is longer than the body: most bodies skip step 5.
-    return b"\\u" in body or len(body) > MAX_TEXT_CHARS
+    """Whether step 5 must look (most bodies skip it): a NUL or a surrogate can only come from
+    a \\u escape (raw ones are refused by the JSON and UTF-8 decoders), and a string of more
+    than :data:`MAX_TEXT_CHARS` characters needs as many bytes between two quotes, or an
+    escaped quote in it."""
+    if b"\\u" in body or b'\\"' in body:
+        return True
+    return len(body) > MAX_TEXT_CHARS and max(map(len, body.split(b'"'))) > MAX_TEXT_CHARS
 
 
 def _contract_problems(obj: object) -> list[FieldProblem]:
