@@ -62,9 +62,11 @@ class PostgresStore(EventStore):
     an operation waits for a connection before 503), ``connect_timeout`` (seconds to wait for
     the server when opening), ``reconnect_timeout`` (seconds the pool retries a lost
     connection, with growing delays, before it gives up and connects anew on the next
-    request: it bounds how long the collector still answers 503 once the server is back). Raises :class:`~.base.StorageUnavailable` when the server cannot
-    be reached within ``connect_timeout``, :class:`~.base.DatabaseURLError` for a URL libpq
-    refuses, :class:`~.base.StorageError` for a schema newer than this code.
+    request: it bounds how long the collector still answers 503 once the server is back).
+
+    Raises :class:`~.base.StorageUnavailable` when the server cannot be reached within
+    ``connect_timeout``, :class:`~.base.DatabaseURLError` for a URL libpq refuses,
+    :class:`~.base.StorageError` for a schema newer than this code.
     """
 
     dialect = "postgresql"
