@@ -135,26 +135,15 @@ def _query(params: dict[str, str | None], limit: str | None) -> EventQuery:
     return EventQuery(**params, limit=count)
 
 
-def events_router(service: EventService) -> APIRouter:
-    """The router of the events path, bound to ``service`` (its store, origins, read access)."""
-    router = APIRouter(tags=["events"])
+class _Endpoints:
+    """The handlers of the events path, bound to one :class:`~.service.EventService`."""
 
-    @router.post(
-        EVENTS_PATH,
-        summary="Receive one event or a batch",
-        response_model=Accepted,
-        responses=_ERRORS,
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "description": "One event or a batch: the event contract (docs/events.md)",
-                "content": {
-                    media: {"schema": load_schema()} for media in ("text/plain", "application/json")
-                },
-            }
-        },
-    )
-    async def receive(request: Request) -> Response:
+    def __init__(self, service: EventService) -> None:
+        self.service = service
+
+    async def receive(self, request: Request) -> Response:
+        """POST: check the origin, read and check the body, store its events."""
+        service = self.service
         origin = request.headers.get("origin")
         if origin is not None and not service.origins.allows(origin):
             refusal = Refusal(HTTPStatus.FORBIDDEN, f"origin {origin!r} is not allowed")
@@ -175,22 +164,18 @@ def events_router(service: EventService) -> APIRouter:
             return _unavailable(service, headers)
         return json_response(200, {"accepted": accepted, "duplicates": duplicates}, headers)
 
-    @router.options(EVENTS_PATH, include_in_schema=False)
-    async def preflight(request: Request) -> Response:
+    async def preflight(self, request: Request) -> Response:
+        """OPTIONS: the CORS preflight of an allowed origin (403 for any other)."""
         origin = request.headers.get("origin")
-        if origin is None or not service.origins.allows(origin):
+        if origin is None or not self.service.origins.allows(origin):
             refusal = Refusal(HTTPStatus.FORBIDDEN, f"origin {origin!r} is not allowed")
             return _refusal_response(refusal, {"Vary": "Origin"})
         private = request.headers.get("access-control-request-private-network")
-        return Response(status_code=204, headers=service.origins.preflight_headers(origin, private))
+        headers = self.service.origins.preflight_headers(origin, private)
+        return Response(status_code=204, headers=headers)
 
-    @router.get(
-        EVENTS_PATH,
-        summary="The stored events, newest first",
-        response_model=list[StoredEventOut],
-        responses=_READ_ERRORS,
-    )
     async def listing(
+        self,
         request: Request,
         landing_page_id: Annotated[str | None, Query(description="Only this landing page")] = None,
         campaign_id: Annotated[str | None, Query(description="Only this campaign")] = None,
@@ -200,28 +185,60 @@ def events_router(service: EventService) -> APIRouter:
             Query(description=f"At most this many (1-{MAX_LIMIT}, default {DEFAULT_LIMIT})"),
         ] = None,
     ) -> Response:
+        """GET: the stored events, newest first, for loopback clients or the read token."""
+        service = self.service
         headers = service.origins.headers(None)
         client = request.client.host if request.client is not None else None
         status, reason = service.reads.refusal(client, request.headers.get("authorization"))
         if status:
             return _refusal_response(Refusal(status, reason), headers)
-        params = {
-            "landing_page_id": landing_page_id,
-            "campaign_id": campaign_id,
-            "event_type": event_type,
-        }
+        filters = {"landing_page_id": landing_page_id, "campaign_id": campaign_id}
         try:
-            query = _query(params, limit)
+            query = _query(filters | {"event_type": event_type}, limit)
             found = await run_in_threadpool(service.latest, query)
         except Refusal as refusal:
             return _refusal_response(refusal, headers)
         except StorageUnavailable:
             return _unavailable(service, headers)
-        listed = [
-            {"received_at": _iso(stored.received_at), "event": stored.event} for stored in found
-        ]
+        listed = [{"received_at": _iso(item.received_at), "event": item.event} for item in found]
         return json_response(200, listed, headers)
 
+
+def events_router(service: EventService) -> APIRouter:
+    """The router of the events path, bound to ``service`` (its store, origins, read access).
+
+    The Web Platform mounts it with ``app.include_router(events_router(service))``; the OpenAPI
+    document shows the event contract's JSON Schema as the request body.
+    """
+    endpoints = _Endpoints(service)
+    router = APIRouter(tags=["events"])
+    body = {
+        "required": True,
+        "description": "One event or a batch: the event contract (docs/events.md)",
+        "content": {
+            media: {"schema": load_schema()} for media in ("text/plain", "application/json")
+        },
+    }
+    router.add_api_route(
+        EVENTS_PATH,
+        endpoints.receive,
+        methods=["POST"],
+        summary="Receive one event or a batch",
+        response_model=Accepted,
+        responses=_ERRORS,
+        openapi_extra={"requestBody": body},
+    )
+    router.add_api_route(
+        EVENTS_PATH, endpoints.preflight, methods=["OPTIONS"], include_in_schema=False
+    )
+    router.add_api_route(
+        EVENTS_PATH,
+        endpoints.listing,
+        methods=["GET"],
+        summary="The stored events, newest first",
+        response_model=list[StoredEventOut],
+        responses=_READ_ERRORS,
+    )
     return router
 
 

@@ -321,3 +321,31 @@ def test_a_locked_sqlite_database_answers_503_and_keeps_nothing_half(tmp_path: P
         assert len(warnings) == 2
         assert "unavailable, answering 503" in warnings[0]
         assert "answers again" in warnings[1]
+
+
+def test_the_router_mounts_in_another_fastapi_app(database_url: str) -> None:
+    """What the Web Platform does: its own app, our router and service included."""
+    from fastapi import FastAPI
+
+    from aae_tracking_plugins.collector.api import events_router
+    from aae_tracking_plugins.collector.server import CollectorServer
+    from aae_tracking_plugins.collector.service import CollectorConfig, EventService
+    from aae_tracking_plugins.collector.storage import open_store
+
+    platform = FastAPI()
+
+    @platform.get("/api/v1/own")
+    def own() -> dict[str, str]:
+        return {"own": "route"}
+
+    with open_store(database_url) as store:
+        platform.include_router(events_router(EventService(store, CollectorConfig())))
+        with CollectorServer(platform) as server:
+            event = make_event("Purchase")
+            assert post(server.url, event).json() == {"accepted": 1, "duplicates": 0}
+            assert request(server.url, "GET", "/api/v1/own").json() == {"own": "route"}
+            assert [item["event"] for item in listing(server.url).json()] == [event]
+            schema = platform.openapi()["paths"][EVENTS_PATH]["post"]["requestBody"]
+            assert schema["content"]["text/plain"]["schema"]["$id"] == (
+                "urn:aae-tracking-plugins:schema:events"
+            )
