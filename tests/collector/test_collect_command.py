@@ -3,9 +3,12 @@ survives a restart, the environment variables, and one-line errors with their ex
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,30 @@ def test_an_unreachable_postgresql_is_a_one_line_error_at_once() -> None:
     assert result.stderr.startswith(f"aae-tracking: error: cannot connect to {cluster.url()}: ")
     assert "Connection refused" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_uvicorn_serves_the_factory_configured_by_the_environment(tmp_path: Path) -> None:
+    """What docs/collector.md shows for several workers: uvicorn --factory ... (one here)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AAE_COLLECTOR_")},
+        "AAE_COLLECTOR_DATABASE": f"sqlite:///{tmp_path / 'uv.db'}",
+    }
+    factory = "aae_tracking_plugins.collector.server:app_from_environment"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", "0"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            found = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                break
+        else:
+            raise AssertionError("uvicorn did not start")
+        assert post(found.group(1), make_event()).json() == {"accepted": 1, "duplicates": 0}
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGTERM  # uvicorn stops, then re-raises the signal
+    assert (tmp_path / "uv.db").is_file()

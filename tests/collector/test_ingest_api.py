@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -349,3 +350,31 @@ def test_the_router_mounts_in_another_fastapi_app(database_url: str) -> None:
             assert schema["content"]["text/plain"]["schema"]["$id"] == (
                 "urn:aae-tracking-plugins:schema:events"
             )
+
+
+def test_postgresql_away_answers_503_and_the_retried_events_are_stored_once() -> None:
+    """The tracker keeps an event answered 503 and sends it again later: nothing is lost."""
+    from tests.postgres_cluster import PostgresCluster
+
+    with PostgresCluster() as cluster:  # this test's own server: it stops it
+        url = cluster.new_database()
+        options = {"store_options": {"pool_timeout": 1.0}}
+        with running_collector(url, **options) as collector:
+            before, during = make_event("PageView"), make_event("Purchase")
+            assert post(collector.url, before).status == 200
+            cluster.stop()
+            answer = post(collector.url, {"events": [during, before]})
+            assert (answer.status, answer.headers["retry-after"]) == (503, "5")
+            assert request(collector.url, "GET", "/healthz").status == 503
+            cluster.start()
+            for _ in range(100):  # the pool reconnects within a few seconds
+                answer = post(collector.url, {"events": [during, before]})
+                if answer.status == 200:
+                    break
+                time.sleep(0.1)
+            assert answer.json() == {"accepted": 1, "duplicates": 1}
+            assert sorted(stored_ids(collector)) == sorted([before["event_id"], during["event_id"]])
+            warnings = [line for line in collector.lines if line.startswith("collector: database")]
+            assert [("unavailable" in w, "answers again" in w) for w in warnings] == [
+                (True, False), (False, True),
+            ]  # fmt: skip
