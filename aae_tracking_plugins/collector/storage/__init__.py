@@ -25,6 +25,7 @@ from aae_tracking_plugins.collector.storage.base import (
     StoredEvent,
     redact,
 )
+from aae_tracking_plugins.collector.storage.funnel import FunnelQuery, FunnelRow
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -34,6 +35,8 @@ __all__ = [
     "EventQuery",
     "EventRow",
     "EventStore",
+    "FunnelQuery",
+    "FunnelRow",
     "StorageError",
     "StorageUnavailable",
     "StoredEvent",

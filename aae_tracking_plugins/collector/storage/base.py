@@ -1,8 +1,9 @@
 """The storage interface every database of the collector implements, and what it stores.
 
-:class:`EventStore` is four operations: :meth:`~EventStore.add` rows (the database's UNIQUE
+:class:`EventStore` is five operations: :meth:`~EventStore.add` rows (the database's UNIQUE
 constraint on ``event_id`` decides which are new), :meth:`~EventStore.latest` events, newest
-first, :meth:`~EventStore.ping` and :meth:`~EventStore.close`. Implementations:
+first, the :meth:`~EventStore.funnel` of issue 12, :meth:`~EventStore.ping` and
+:meth:`~EventStore.close`. Implementations:
 :mod:`.sqlite` and :mod:`.postgres`; :func:`~aae_tracking_plugins.collector.storage.open_store`
 picks one by URL. Each applies its migrations (:mod:`.migrations`) when it opens.
 
@@ -22,6 +23,8 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
+
+from aae_tracking_plugins.collector.storage.funnel import FunnelQuery, FunnelRow
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -159,6 +162,14 @@ class EventStore(ABC):
     @abstractmethod
     def latest(self, query: EventQuery) -> list[StoredEvent]:
         """The events that match ``query``, newest ``received_at`` first (then latest stored).
+
+        Raises :class:`StorageUnavailable` or :class:`StorageError`.
+        """
+
+    @abstractmethod
+    def funnel(self, query: FunnelQuery) -> list[FunnelRow]:
+        """The PageView -> AddToCart -> Purchase funnel of the events matching ``query``, one
+        row per (landing_page_id, campaign_id, variant); the definition is in :mod:`.funnel`.
 
         Raises :class:`StorageUnavailable` or :class:`StorageError`.
         """

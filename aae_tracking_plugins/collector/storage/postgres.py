@@ -33,6 +33,12 @@ from aae_tracking_plugins.collector.storage.base import (
     StoredEvent,
     redact,
 )
+from aae_tracking_plugins.collector.storage.funnel import (
+    FunnelQuery,
+    FunnelRow,
+    assemble,
+    funnel_sql,
+)
 from aae_tracking_plugins.collector.storage.migrations import VERSION_TABLE, pending
 
 __all__ = ["PostgresStore"]
@@ -185,6 +191,20 @@ class PostgresStore(EventStore):
             return [
                 StoredEvent(received.astimezone(timezone.utc), event) for received, event in rows
             ]
+
+        return self._run("cannot read", select)
+
+    def funnel(self, query: FunnelQuery) -> list[FunnelRow]:
+        """See :meth:`EventStore.funnel`."""
+        (sessions, parameters), (revenue, _same) = funnel_sql(query, "%s", lambda moment: moment)
+
+        def select(connection: _Connection) -> list[FunnelRow]:
+            # One REPEATABLE READ transaction: both statements see the same events.
+            with connection.transaction():
+                connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                steps = connection.execute(sessions.encode(), parameters).fetchall()
+                money = connection.execute(revenue.encode(), parameters).fetchall()
+            return assemble(steps, money)
 
         return self._run("cannot read", select)
 

@@ -29,6 +29,12 @@ from aae_tracking_plugins.collector.storage.base import (
     StorageUnavailable,
     StoredEvent,
 )
+from aae_tracking_plugins.collector.storage.funnel import (
+    FunnelQuery,
+    FunnelRow,
+    assemble,
+    funnel_sql,
+)
 from aae_tracking_plugins.collector.storage.migrations import VERSION_TABLE, pending
 
 __all__ = ["SQLiteStore"]
@@ -191,6 +197,23 @@ class SQLiteStore(EventStore):
                 raise self._error("cannot read", exc) from None
         return [StoredEvent(_parse_time(received), json.loads(event)) for received, event in rows]
 
+    def funnel(self, query: FunnelQuery) -> list[FunnelRow]:
+        """See :meth:`EventStore.funnel`. ``received_at`` is compared as text: its format
+        sorts in time order."""
+        sessions, revenue = funnel_sql(query, "?", lambda moment: _format_time(moment))
+        with self._read_lock:
+            try:
+                # One read transaction: both statements see the same events.
+                self._reader.execute("BEGIN")
+                try:
+                    steps = self._reader.execute(*sessions).fetchall()
+                    money = self._reader.execute(*revenue).fetchall()
+                finally:
+                    self._reader.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._error("cannot read", exc) from None
+        return assemble(steps, money)
+
     def ping(self) -> None:
         """See :meth:`EventStore.ping`. Here: the write lock can be taken (so a write would
         go through: not locked by another process, not read-only), then let go."""
@@ -230,6 +253,10 @@ def _values(row: EventRow) -> tuple[object, ...]:
         row.currency,
         row.event_json,
     )
+
+
+def _format_time(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(_TIME_FORMAT)
 
 
 def _parse_time(text: str) -> datetime:
