@@ -37,7 +37,8 @@ The stored collector lives beside it (the ``collector`` extra: FastAPI, pydantic
 psycopg; docs/collector.md), imported only when used: ``models`` (the contract as pydantic
 models), ``intake`` (body to events), ``access`` (origins, reads), ``service``, ``api`` (the
 ``APIRouter``), ``responses``, ``server`` (the app factory, uvicorn), ``command``
-(``aae-tracking collect``) and ``storage`` (SQLite, PostgreSQL, migrations).
+(``aae-tracking collect``), ``report`` (``aae-tracking report``, the funnel) and ``storage``
+(SQLite, PostgreSQL, migrations, ``funnel``).
 """
 
 from __future__ import annotations
