@@ -81,6 +81,9 @@ class AaeTrackingConfig(base.Config):
     consent = c.Optional(c.Type(object))
     #: ``opt-out`` or ``first-party`` (what Global Privacy Control stops), as above.
     gpc = c.Optional(c.Type(object))
+    #: The consent manager that gates the tracker tag, and its category (docs/consent.md).
+    consent_manager = c.Optional(c.Type(object))
+    consent_category = c.Optional(c.Type(object))
     #: The page's A/B variant (overridable per page in front matter).
     variant = c.Optional(c.Type((str, int)))
     #: The tracking plan: a list of ``{selector, event, props}`` mappings. Any value: a
