@@ -151,6 +151,8 @@ def _print_check(
         )
     elif any(report.reason in ON_PURPOSE_REASONS for report in reports):
         print("OK: every page is tracked or left alone on purpose (see above)")
+    elif summary["statuses"][GATED]:
+        print("OK: every page is tracked, or gated by a consent manager until the visitor consents")
     else:
         print("OK: every page is tracked")
 
