@@ -55,7 +55,7 @@ config file (TOML), keys at the top level or in an [aae_tracking] table:
   gpc = "opt-out"           # optional: "first-party" keeps our own events under GPC
   cookieless = false        # optional: no cookie; session id in sessionStorage (default false)
   consent_manager = "none"  # optional: "vanilla-cookieconsent", "klaro" or "cookiebot"
-  consent_category = "analytics"  # optional: its category (default: the manager's own)
+  # consent_category = "analytics"  # with a manager: its category (default: its own)
   # optional, file only: hosted checkouts whose links get the session id
   checkout_links = [
     "https://buy.stripe.com/",  # as client_reference_id (Stripe payment links)

@@ -161,7 +161,7 @@ def test_tracker_problem(body: str, reason: str | None) -> None:
 CHECK_PAGES = {
     "template.html": f"<template>{TRACKER}</template>",
     # text/plain alone: no consent manager would ever run it (with a manager's category it is
-    # gated: test_consent_gating.py).
+    # gated: tests/unit/test_consent_manager_settings.py).
     "plain.html": with_tracker('type="text/plain"'),
     "module.html": with_tracker('type="module"'),
     "ok.html": TRACKER,

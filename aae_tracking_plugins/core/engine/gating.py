@@ -25,7 +25,7 @@ __all__ = ["TRACKER_ATTRIBUTES", "gating", "old_gating", "with_gating"]
 
 #: Every attribute our tracker tag template (templates/tracker_tag.html.j2) writes, besides a
 #: consent manager's: anything else on a tracker tag was put there by someone else.
-#: tests/unit/test_consent_managers.py checks the template against it.
+#: tests/unit/test_consent_manager_settings.py checks the template against it.
 TRACKER_ATTRIBUTES = frozenset(
     {
         MARKER_ATTRIBUTE,
