@@ -19,6 +19,8 @@ fi
 # Jekyll for the generator tests (tests/builds/test_generators_inject.py; docs/generators.md).
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# PostgreSQL for the collector's storage tests (tests/collector; they start a throwaway cluster).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 command -v firefox-esr >/dev/null 2>&1 || missing+=(firefox-esr)
 command -v WebKitWebDriver >/dev/null 2>&1 || missing+=(webkit2gtk-driver)
 compgen -G '/usr/lib/*/webkit2gtk-4.1/MiniBrowser' >/dev/null || missing+=(libwebkit2gtk-4.1-0)

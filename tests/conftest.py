@@ -41,7 +41,8 @@ one makes the test error at teardown.
 Tests using ``browser`` or ``browser_page`` (directly or through another fixture)
 are marked ``browser`` automatically, so ``-m "not browser"`` deselects them.  Each
 test is also marked by its folder: ``unit`` (tests/unit), ``engine`` (tests/engine),
-``build`` (tests/builds, also ``slow``) or ``e2e`` (tests/browser).
+``build`` (tests/builds, also ``slow``), ``e2e`` (tests/browser) or ``collector``
+(tests/collector: the stored collector, against SQLite and a throwaway PostgreSQL).
 """
 
 from __future__ import annotations
@@ -72,7 +73,13 @@ if TYPE_CHECKING:
 
 BROWSER_FIXTURES = frozenset({"browser", "browser_page"})
 #: The folders of tests/ by kind and the marker each gives its tests (pyproject's markers list).
-KIND_MARKERS = {"unit": "unit", "engine": "engine", "builds": "build", "browser": "e2e"}
+KIND_MARKERS = {
+    "unit": "unit",
+    "engine": "engine",
+    "builds": "build",
+    "browser": "e2e",
+    "collector": "collector",
+}
 #: Kinds whose tests run real generator builds, npm or the whole demo: also ``slow``, left out of
 #: ``make test-fast`` (the inner loop) and run by ``make test``.
 SLOW_KINDS = frozenset({"build"})

@@ -23,8 +23,10 @@ The commands are built on click: :mod:`.options` (arguments and options, each de
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import click
@@ -98,8 +100,32 @@ Exit status: 0 ok, 1 a file could not be read/written or check found problems, 2
 """
 
 
+#: The entry point group of commands that live outside this package: the collector's ``collect``
+#: (the import contract keeps the CLI and the collector apart; docs/architecture.md).
+COMMANDS_GROUP = "aae_tracking_plugins.commands"
+
+
+@functools.cache
+def _other_commands() -> dict[str, EntryPoint]:
+    return {entry.name: entry for entry in entry_points(group=COMMANDS_GROUP)}
+
+
 class _Group(RawEpilog, click.Group):
-    """The ``aae-tracking`` command group: an unknown command is a one-line usage error."""
+    """The ``aae-tracking`` command group: an unknown command is a one-line usage error.
+
+    Besides its own commands it offers those of the :data:`COMMANDS_GROUP` entry points,
+    loaded when first asked for."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        entry = _other_commands().get(name)
+        if command is None and entry is not None:
+            try:
+                command = entry.load()
+            except Exception as exc:  # a broken install: say which command, not a traceback
+                raise click.ClickException(f"command {name!r} cannot be loaded: {exc}") from exc
+            self.add_command(command, name)
+        return command
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -113,7 +139,8 @@ class _Group(RawEpilog, click.Group):
         return super().resolve_command(ctx, args)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)  # in the order they were added, not sorted
+        # In the order they were added, not sorted; then the entry points' commands.
+        return [*self.commands, *(name for name in _other_commands() if name not in self.commands)]
 
 
 @click.group(

@@ -24,6 +24,7 @@ from aae_tracking_plugins.core.audit import (
     CHECK_STATUSES,
     DUPLICATE,
     ERROR,
+    GATED,
     LEFT_ALONE,
     NOT_PAGE,
     ON_PURPOSE_REASONS,
@@ -44,6 +45,9 @@ exactly one tracker, and with which ids, and whether its precompressed copies
 EPILOG = """\
 statuses:
   tracked      exactly one tracker tag
+  gated        one tracker tag that a consent manager runs once the visitor
+               consents (type="text/plain" and the manager's category; see
+               docs/consent.md); counted, not listed
   outdated     tracked, but not with this version's script: re-run inject
   untracked    no tracker tag, or one that never runs (in <template>, or
                a type such as text/plain or module)                    (fails)
@@ -71,7 +75,7 @@ def check_summary(reports: Sequence[PageReport]) -> dict[str, object]:
     """The ``summary`` of the JSON report (counts by status, failing pages, ids in use)."""
     statuses = Counter(report.status for report in reports)
     ids: Counter[TrackerInfo] = Counter(
-        report.trackers[0] for report in reports if report.status in (TRACKED, OUTDATED)
+        report.trackers[0] for report in reports if report.status in (TRACKED, GATED, OUTDATED)
     )
     return {
         "pages": len(reports),
@@ -105,6 +109,7 @@ def _counts_line(reports: Sequence[PageReport], summary: dict[str, Any], root: s
     stale = sum(1 for r in reports if r.status == ERROR and (r.reason or "").startswith(STALE_COPY))
     parts = [
         f"{counts[TRACKED] + counts[OUTDATED]} tracked ({counts[OUTDATED]} outdated)",
+        *([f"{counts[GATED]} gated by a consent manager"] if counts[GATED] else []),
         f"{counts[UNTRACKED]} untracked",
         f"{counts[DUPLICATE]} duplicate",
         f"{counts[LEFT_ALONE]} left alone",
@@ -125,7 +130,7 @@ def _print_check(
     root: str,
     skipped: Sequence[tuple[str, str]],
 ) -> None:
-    listed = [report for report in reports if report.status not in (TRACKED, NOT_PAGE)]
+    listed = [report for report in reports if report.status not in (TRACKED, GATED, NOT_PAGE)]
     for report in listed:
         ignored = " (ignored)" if report.ignored else ""
         reason = f": {report.reason}" if report.reason else ""
@@ -146,6 +151,8 @@ def _print_check(
         )
     elif any(report.reason in ON_PURPOSE_REASONS for report in reports):
         print("OK: every page is tracked or left alone on purpose (see above)")
+    elif summary["statuses"][GATED]:
+        print("OK: every page is tracked, or gated by a consent manager until the visitor consents")
     else:
         print("OK: every page is tracked")
 

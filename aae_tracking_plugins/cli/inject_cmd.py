@@ -54,6 +54,8 @@ config file (TOML), keys at the top level or in an [aae_tracking] table:
   consent = "none"          # optional: "opt-in" or "opt-out" asks the visitor (default "none")
   gpc = "opt-out"           # optional: "first-party" keeps our own events under GPC
   cookieless = false        # optional: no cookie; session id in sessionStorage (default false)
+  consent_manager = "none"  # optional: "vanilla-cookieconsent", "klaro" or "cookiebot"
+  # consent_category = "analytics"  # with a manager: its category (default: its own)
   query_params = ["ref"]    # optional: query keys sent URLs keep besides utm_*, gclid, fbclid
   # optional, file only: hosted checkouts whose links get the session id
   checkout_links = [
@@ -206,6 +208,20 @@ def _report(outcomes: Sequence[InjectOutcome], files: SiteFiles, root: str, quie
     "MODE",
     "what a browser's Global Privacy Control signal stops: 'opt-out' (default: all tracking) "
     "or 'first-party' (the Pixel only; our own events are still sent)",
+)
+@value_option(
+    "consent-manager",
+    "NAME",
+    "the consent manager that runs the tracker once the visitor consents: "
+    "'vanilla-cookieconsent', 'klaro' or 'cookiebot' (the tracker tag is written "
+    "type=\"text/plain\" with its category) or 'none' (default); a gating already on a "
+    "page's tracker tag is kept; see docs/consent.md",
+)
+@value_option(
+    "consent-category",
+    "NAME",
+    "the consent manager's category (Klaro: service) for the tracker tag (default: "
+    "'analytics', Klaro 'aae-tracking', Cookiebot 'statistics')",
 )
 @switch(
     "cookieless",

@@ -32,6 +32,13 @@ Modules, from the wire inwards:
 * ``log``: :func:`format_event_line`, one readable line per event.
 * ``app``: :class:`EventCollector`, which puts them together.
 * ``cli``: the ``python -m`` entry point (:func:`main`).
+
+The stored collector lives beside it (the ``collector`` extra: FastAPI, pydantic, uvicorn,
+psycopg; docs/collector.md), imported only when used: ``models`` (the contract as pydantic
+models), ``intake`` (body to events), ``access`` (origins, reads), ``service``, ``api`` (the
+``APIRouter``), ``responses``, ``server`` (the app factory, uvicorn), ``command``
+(``aae-tracking collect``), ``report`` (``aae-tracking report``, the funnel) and ``storage``
+(SQLite, PostgreSQL, migrations, ``funnel``).
 """
 
 from __future__ import annotations

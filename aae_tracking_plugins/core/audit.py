@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from aae_tracking_plugins.core.consent_managers import recognise
 from aae_tracking_plugins.core.engine.charset import detect
+from aae_tracking_plugins.core.engine.gating import gating
 from aae_tracking_plugins.core.engine.inject import (
     AMP_PAGE,
     MARKER_ATTRIBUTE,
@@ -41,13 +43,15 @@ from aae_tracking_plugins.core.version import __version__
 
 # Per-page statuses of ``check`` (shared with ``inject``'s outcomes: left-alone, not-a-page).
 TRACKED = "tracked"
+#: Tracked once the visitor consents: a consent manager gates the tracker tag (engine/gating.py).
+GATED = "gated"
 OUTDATED = "outdated"
 UNTRACKED = "untracked"
 DUPLICATE = "duplicate"
 LEFT_ALONE = "left-alone"
 NOT_PAGE = "not-a-page"
 ERROR = "error"
-CHECK_STATUSES = (TRACKED, OUTDATED, UNTRACKED, DUPLICATE, LEFT_ALONE, NOT_PAGE, ERROR)
+CHECK_STATUSES = (TRACKED, GATED, OUTDATED, UNTRACKED, DUPLICATE, LEFT_ALONE, NOT_PAGE, ERROR)
 #: Statuses that make ``check`` exit with 1 (unless the page matches an ``--ignore`` glob).
 FAILING_STATUSES = frozenset({UNTRACKED, DUPLICATE, LEFT_ALONE, ERROR})
 #: Reasons of ``left-alone`` pages that inject leaves alone on purpose: they do not fail.
@@ -166,6 +170,9 @@ def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str
     if isinstance(plan, str):
         return plan
     rules, links = plan
+    # A gating this version writes (a consent_manager's) is compared like any other setting.
+    gate = gating(tracker)
+    manager = (recognise(gate) if gate else None) or ("none", None)
     try:
         config = TrackingConfig(
             landing_page_id=tracker.get("data-landing-page-id", ""),
@@ -184,6 +191,9 @@ def _expected_tags(page: str, tracker: Mapping[str, str]) -> tuple[dict[str, str
             cookieless="data-cookieless" in tracker,
             consent=tracker.get("data-consent", "none"),
             gpc=tracker.get("data-gpc", "opt-out"),
+            consent_manager=manager[0],
+            consent_category=manager[1],
+            material_consent=tracker.get("data-material-consent"),
             query_params=tuple(tracker.get("data-query-params", "").split()),
             events=rules,
             checkout_links=links,
@@ -218,9 +228,10 @@ def _pixel_differences(tracker: Mapping[str, str], images: Sequence[str | None])
     """How the page's Pixel ``<noscript>`` fallbacks differ from what its tracker tag needs
     (none when it asks for consent: see ``tags.render_pixel_noscript``)."""
     pixel_id = tracker.get("data-facebook-pixel-id")
-    if pixel_id is None or "data-consent" in tracker:
+    gated = gating(tracker) is not None
+    if pixel_id is None or "data-consent" in tracker or gated:
         if images:
-            why = "asks for consent" if pixel_id else "has no Pixel id"
+            why = "has no Pixel id" if not pixel_id else "is gated" if gated else "asks for consent"
             return f"it has a Pixel <noscript> fallback but its tracker tag {why}"
         return None
     if not images:
@@ -296,15 +307,25 @@ def audit_page(page: str, data: bytes, probe: Snippet) -> PageReport:
             page, DUPLICATE, infos, f"{len(trackers)} tracker tags ({ids}); re-run inject"
         )
     if len(trackers) == 1:
-        # Tracked only when the tracker would run: classified from the HTML5 parse.
-        problem = tracker_problem_in(tree)
+        # Tracked only when the tracker would run (or a consent manager would run it once the
+        # visitor consents): classified from the HTML5 parse.
+        problem = tracker_problem_in(tree, gated=lambda node: gating(_attributes(node)) is not None)
         if problem is not None:
             return PageReport(page, UNTRACKED, infos, problem)
         notes = _outdated(page, tags)
         if notes:
             return PageReport(page, OUTDATED, infos, "; ".join(notes) + "; re-run inject")
+        gate = gating(trackers[0])
+        if gate is not None:
+            return PageReport(page, GATED, infos, _gated_reason(gate))
         return PageReport(page, TRACKED, infos)
     return _without_tags(page, data, probe, stubs=bool(tags.stubs))
+
+
+def _gated_reason(gate: Mapping[str, str]) -> str:
+    """What ``check`` says of a gated tracker tag: the gating, as written."""
+    written = " ".join(f"{name}={value!r}" for name, value in gate.items())
+    return f"its tracker tag runs once a consent manager has the visitor's consent ({written})"
 
 
 @dataclass(frozen=True)
@@ -335,13 +356,18 @@ class _OurTags:
 def _outdated(page: str, tags: _OurTags) -> list[str]:
     """How the page's one tracker, its stubs and Pixel fallbacks differ from what this version
     writes for the tracker's settings (empty when they do not)."""
-    tracker = tags.trackers[0]
-    expected = _expected_tags(page, tracker)
+    tracker = compared = tags.trackers[0]
+    gate = gating(tracker)
+    if gate is not None and recognise(gate) is None:
+        # Someone else's gating (hand-written, or a manager we have no preset for): kept by
+        # inject as it is, so only the rest of the tag is compared.
+        compared = {name: value for name, value in tracker.items() if name not in gate}
+    expected = _expected_tags(page, compared)
     if isinstance(expected, str):
         return [expected]
     stub_expected, tracker_expected = expected
     notes = [
-        _differences("tracker", tracker, tracker_expected),
+        _differences("tracker", compared, tracker_expected),
         _pixel_differences(tracker, tags.pixel_images),
         None if tags.stubs else "it has no queue stub in <head>",
         *(_differences("queue stub", stub, stub_expected) for stub in tags.stubs),

@@ -44,13 +44,19 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 from referencing import Registry, Resource
 
-from aae_tracking_plugins.core.contract_messages import compiled_pattern, problems, unknown_keys
+from aae_tracking_plugins.core.contract_messages import (
+    compiled_pattern,
+    field_problems,
+    problems,
+    unknown_keys,
+)
 
 __all__ = [
     "SCHEMA_RESOURCE",
     "STANDARD_EVENT_TYPES",
     "event_type_problem",
     "load_schema",
+    "payload_problems",
     "schema_text",
     "validate_event",
     "validate_payload",
@@ -246,6 +252,23 @@ def validate_payload(obj: object) -> list[str]:
     The rules are those of the schema's root (``Batch`` or ``Event``).
     """
     return problems(_validator(None).iter_errors(cast(Any, obj)), "event")
+
+
+def payload_problems(obj: object) -> list[tuple[str, str]]:
+    """:func:`validate_payload`'s problems with the field each one names.
+
+    Args:
+        obj: the decoded JSON body.
+
+    Returns:
+        ``(field, message)`` pairs in :func:`validate_payload`'s order, e.g.
+        ``("events[2].event_id", "events[2].event_id is required (missing)")``; the field is
+        ``"event"`` for a problem of the whole body. Empty when valid.
+
+    Raises:
+        Nothing for any input; OSError only when the installed package lacks its schema file.
+    """
+    return field_problems(_validator(None).iter_errors(cast(Any, obj)), "event")
 
 
 def event_type_problem(name: object) -> str | None:

@@ -189,13 +189,19 @@ def _describe(error: ValidationError, root: str) -> Iterator[tuple[str, str]]:
     yield where, text if shown is None else f"{text}, got {shown}"
 
 
-def problems(errors: Iterable[ValidationError], root: str) -> list[str]:
-    """One message per field, in the schema's order (required keys first, then each field)."""
+def field_problems(errors: Iterable[ValidationError], root: str) -> list[tuple[str, str]]:
+    """``(field, message)`` for each field, in the schema's order (required keys first, then
+    each field); ``field`` is the path the message starts with (``root`` for the instance)."""
     seen: set[str] = set()
-    problems: list[str] = []
+    found: list[tuple[str, str]] = []
     for error in errors:
         for field, message in _describe(error, root):
             if field not in seen:
                 seen.add(field)
-                problems.append(message)
-    return problems
+                found.append((field, message))
+    return found
+
+
+def problems(errors: Iterable[ValidationError], root: str) -> list[str]:
+    """One message per field, in the schema's order (required keys first, then each field)."""
+    return [message for _, message in field_problems(errors, root)]

@@ -10,6 +10,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from aae_tracking_plugins.core.consent_managers import (
+    CONSENT_MANAGER_NAMES,
+    gating_attributes,
+    validate_category,
+)
 from aae_tracking_plugins.core.plan import (
     CheckoutLink,
     TrackingRule,
@@ -52,6 +57,8 @@ BOOLEAN_SETTINGS: Mapping[str, bool] = {
 CHOICE_SETTINGS: Mapping[str, tuple[str, ...]] = {
     "consent": ("none", "opt-in", "opt-out"),
     "gpc": ("opt-out", "first-party"),
+    # Consent managers (core/consent_managers.py): the one that gates the tracker tag.
+    "consent_manager": CONSENT_MANAGER_NAMES,
 }
 SETTING_NAMES = (
     "landing_page_id",
@@ -59,6 +66,7 @@ SETTING_NAMES = (
     "api_base_url",
     *BOOLEAN_SETTINGS,
     *CHOICE_SETTINGS,
+    "consent_category",  # the consent manager's category for the tracker tag
     "facebook_pixel_id",
     "variant",
     "events",
@@ -94,6 +102,15 @@ class TrackingConfig:
     consent: str = "none"
     #: ``opt-out``: Global Privacy Control stops all tracking; ``first-party``: the Pixel only.
     gpc: str = "opt-out"
+    # Consent managers (docs/consent.md, "Consent managers"):
+    #: The manager whose category gates the tracker tag (``type="text/plain"`` until consent):
+    #: ``none``, ``vanilla-cookieconsent``, ``klaro`` or ``cookiebot``.
+    consent_manager: str = "none"
+    #: Its category (Klaro: service) for the tag; ``None``: the manager's default.
+    consent_category: str | None = None
+    #: The cookie id of ours in Material for MkDocs' cookie consent (``extra.consent``), whose
+    #: stored choice the tracker follows; set by the MkDocs plugin, not a setting of its own.
+    material_consent: str | None = None
     #: The A/B variant of the page, sent as ``event_data.variant`` with every event.
     variant: str | None = None
     #: The tracking plan: rules that send custom events for clicks and form submissions.
@@ -120,6 +137,13 @@ class TrackingConfig:
             validate_bool(setting, getattr(self, setting))
         for setting, choices in CHOICE_SETTINGS.items():
             validate_choice(setting, getattr(self, setting), choices)
+        # Consent managers: the category checked against the manager, its default filled in.
+        category = validate_category(self.consent_manager, self.consent_category)
+        set_field(self, "consent_category", category)
+        if self.material_consent is not None:
+            set_field(
+                self, "material_consent", validate_id("material_consent", self.material_consent)
+            )
         # Already-validated rules and links (from from_mapping) are kept; anything else is
         # validated. Tuples either way: the config is hashable (renders are cached per config).
         rules = self.events
@@ -131,6 +155,12 @@ class TrackingConfig:
             links = validate_checkout_links("checkout_links", links)
         set_field(self, "checkout_links", tuple(links))
         set_field(self, "query_params", validate_query_params("query_params", self.query_params))
+
+    @property
+    def gating(self) -> tuple[tuple[str, str], ...]:
+        """The consent manager's attributes on the tracker tag, in the order written (none
+        without ``consent_manager``): ``(("type", "text/plain"), ("data-category", ...))``."""
+        return gating_attributes(self.consent_manager, self.consent_category)
 
     @property
     def events_url(self) -> str:
@@ -182,6 +212,7 @@ class TrackingConfig:
         campaign = settings.get("campaign_id")
         pixel = settings.get("facebook_pixel_id")
         variant = settings.get("variant")
+        category = settings.get("consent_category")  # consent managers
         # An unset (None) switch keeps its default; MkDocs passes every option, set or not.
         switches = {
             key: settings[key]
@@ -206,6 +237,7 @@ class TrackingConfig:
                 campaign_id=None if campaign in (None, "") else campaign,  # type: ignore[arg-type]
                 facebook_pixel_id=None if pixel in (None, "") else pixel,  # type: ignore[arg-type]
                 variant=None if variant in (None, "") else variant,  # type: ignore[arg-type]
+                consent_category=None if category in (None, "") else category,  # type: ignore[arg-type]
                 events=rules,
                 checkout_links=links,
                 query_params=query_params,

@@ -225,9 +225,10 @@ def render_tracker_tag(config: TrackingConfig, root: str = "", *, xml: bool = Fa
 @lru_cache(maxsize=256)
 def render_pixel_noscript(config: TrackingConfig) -> str:
     """The Pixel's ``<noscript>`` image fallback: "" without ``facebook_pixel_id``, and when
-    ``consent`` is asked (``opt-in``/``opt-out``): without JavaScript nothing can ask or honour
-    the visitor's choice, so the image would reach Facebook unasked (docs/consent.md)."""
-    if not config.facebook_pixel_id or config.consent != "none":
+    ``consent`` is asked (``opt-in``/``opt-out``) or a ``consent_manager`` gates the tracker:
+    without JavaScript nothing can ask or honour the visitor's choice, so the image would reach
+    Facebook unasked (docs/consent.md)."""
+    if not config.facebook_pixel_id or config.consent != "none" or config.gating:
         return ""
     image_url = PIXEL_IMAGE_URL.format(pixel_id=config.facebook_pixel_id)
     return _render("pixel_noscript.html.j2", image_url=image_url)

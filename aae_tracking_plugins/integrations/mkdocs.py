@@ -39,6 +39,7 @@ from aae_tracking_plugins.integrations.background import (
     rewrite,
     worker_threads,
 )
+from aae_tracking_plugins.integrations.material_consent import follow_material_consent
 
 # Messages read "aae-tracking: ...", like the errors and the Pelican adapter's messages.
 log = get_plugin_logger("aae-tracking")
@@ -81,6 +82,9 @@ class AaeTrackingConfig(base.Config):
     consent = c.Optional(c.Type(object))
     #: ``opt-out`` or ``first-party`` (what Global Privacy Control stops), as above.
     gpc = c.Optional(c.Type(object))
+    #: The consent manager that gates the tracker tag, and its category (docs/consent.md).
+    consent_manager = c.Optional(c.Type(object))
+    consent_category = c.Optional(c.Type(object))
     #: The page's A/B variant (overridable per page in front matter).
     variant = c.Optional(c.Type((str, int)))
     #: The tracking plan: a list of ``{selector, event, props}`` mappings. Any value: a
@@ -139,8 +143,14 @@ class AaeTrackingPlugin(BasePlugin[AaeTrackingConfig]):
         settings = {key: self.config[key] for key in SETTING_NAMES}
         try:
             self.tracking = TrackingConfig.from_mapping(settings)
+            # Material's cookie consent (extra.consent) lists us: follow the visitor's choice.
+            self.tracking, warning = follow_material_consent(
+                self.tracking, config.theme.name, config.extra, self.config.consent
+            )
         except ConfigError as exc:
             raise PluginError(f"aae-tracking: plugin option {exc}") from None
+        if warning is not None:
+            log.warning(warning)
         # Read the theme the way mkdocs-material's own plugins do.
         features = config.theme.get("features") or []
         self._instant = config.theme.name == "material" and "navigation.instant" in features

@@ -18,7 +18,7 @@ import { log, sending } from "./debug.js";
 import { allow } from "./pixel.js";
 import { forget } from "./session.js";
 import { setEndpoint } from "./transport.js";
-import { load, LOCAL, store, writable } from "./util.js";
+import { load, LOCAL, safe, store, win, writable } from "./util.js";
 import { campaign } from "./utm.js";
 
 var KEY = "aae_consent";
@@ -28,9 +28,15 @@ var why; // why this page never sends, whatever the choice ("": it may)
 var url; // the collector's URL, once the tracker has started (decide)
 var refused; // refused on this page: what was stored is removed
 
-// The consent setting, read when the tracker runs.
+// The consent setting, read when the tracker runs; with Material for MkDocs'
+// cookie consent (data-material-consent: our id in its dialog), the choice
+// Material stored, read by its own __md_get: {id: true} for each box the
+// visitor left checked, under the site's scope in localStorage.
 export function setup(cfg) {
   mode = cfg.consent;
+  var id = cfg.materialConsent;
+  var checked = id && safe(() => win.__md_get("__consent"))();
+  if (checked) consent(!!checked[id]);
 }
 
 // AAE_TRACKING.consent(true | false): the visitor's choice (the internal

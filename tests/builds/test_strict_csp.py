@@ -341,8 +341,8 @@ def test_csp_hashes_refuses_a_config_file_inject_would_refuse(tmp_path: Path) ->
     assert result.stderr.splitlines() == [
         f"aae-tracking: error: {config}: bacth: unknown setting (known settings: "
         "landing_page_id, campaign_id, api_base_url, inline_script, track_automation, batch, "
-        "debug, engagement, web_vitals, cookieless, consent, gpc, facebook_pixel_id, variant, "
-        "events, checkout_links, query_params)"
+        "debug, engagement, web_vitals, cookieless, consent, gpc, consent_manager, "
+        "consent_category, facebook_pixel_id, variant, events, checkout_links, query_params)"
     ]
 
 

@@ -598,6 +598,7 @@ def test_check_fails_on_untracked_duplicate_and_left_alone_pages(tmp_path: Path)
     assert pages["empty.html"]["status"] == "not-a-page"
     assert document["summary"]["statuses"] == {
         "tracked": 7,
+        "gated": 0,
         "outdated": 0,
         "untracked": 2,
         "duplicate": 1,

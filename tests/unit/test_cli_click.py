@@ -21,7 +21,7 @@ from tests.cli_helpers import FLAGS, FULL_PAGE, one_error_line, run_cli
         (
             ["publish", "SITE"],
             "argument COMMAND: invalid choice: 'publish' (choose from 'inject', 'check', "
-            "'csp-hashes') (see 'aae-tracking --help')",
+            "'csp-hashes', 'collect', 'report') (see 'aae-tracking --help')",
         ),
         (
             ["check", "SITE", "--jobs", "two"],

@@ -58,6 +58,9 @@ def tracker_tag_with(landing: str, campaign: str, endpoint: str) -> str:
         consent=landing,
         gpc=campaign,
         cookieless=False,
+        # A consent manager's category and Material's cookie id: the landing page id's value.
+        gating=(("type", "text/plain"), ("data-category", landing)),
+        material_consent=landing,
         # The site's query keys: the endpoint's raw value.
         query_params=True,
         query_params_text=endpoint,
@@ -80,6 +83,8 @@ def test_hostile_values_come_back_as_the_same_attribute_values(value: str) -> No
     assert found[0]["data-checkout"] == value
     assert found[0]["data-consent"] == value
     assert found[0]["data-gpc"] == value
+    assert found[0]["data-category"] == value
+    assert found[0]["data-material-consent"] == value
     assert found[0]["data-query-params"] == value
     assert found[0]["text"] == str(browser_script("tracker"))
 

@@ -10,7 +10,8 @@ untouched. When no candidate is confirmed the page is left exactly as it was, wi
 Our own tags (the scripts, and the Facebook Pixel's ``<noscript>`` fallback right after the
 tracker when the page has a Pixel) carry ``data-aae-tracking``; they are removed before
 placing, so injecting twice gives the page injecting once gives, and re-injecting with other
-ids (or another Pixel id, or none) replaces the old tags.
+ids (or another Pixel id, or none) replaces the old tags. A consent manager's gating of the
+old tracker tag (:mod:`.gating`) is put on the new one, unless the new one names its own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aae_tracking_plugins.core.engine import charset, search
+from aae_tracking_plugins.core.engine.gating import old_gating, with_gating
 from aae_tracking_plugins.core.engine.placement import (
     CHARSET_PUSHED,
     Failed,
@@ -266,6 +268,10 @@ def _place(text: str, snippet: Snippet, data: bytes | None) -> Placed | str:
             return removed[0]
         if removed is not text:
             base, data = removed, None  # the bytes no longer match: place in the text
+            # A consent manager's gating stays: never a tag that runs without consent.
+            kept = old_gating(text)
+            if kept is not None:
+                snippet = Snippet(snippet.head, with_gating(snippet.body, kept))
     if not search.has_markup(base):
         return NO_MARKUP
     outcome = place(Source(base, data), snippet.head, snippet.body)

@@ -7,7 +7,9 @@ content, SVG/MathML, ``<noscript>`` and raw text, with a ``type`` that runs Java
 
 from __future__ import annotations
 
-from selectolax.lexbor import LexborHTMLParser
+from collections.abc import Callable
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from aae_tracking_plugins.core.engine.search import MARKER_ATTRIBUTE
 from aae_tracking_plugins.core.engine.verify import ancestors, blocker, parse
@@ -60,12 +62,17 @@ def script_type_problem(attributes: dict[str, str | None]) -> str | None:
     return f"its tracker tag is type={kind!r}, which browsers do not run"
 
 
-def tracker_problem_in(tree: LexborHTMLParser) -> str | None:
+def tracker_problem_in(
+    tree: LexborHTMLParser, *, gated: Callable[[LexborNode], bool] | None = None
+) -> str | None:
     """Why the tracker of the parsed page would not run in a browser, or ``None`` when it would.
 
     Args:
         tree: the page's parse (:func:`parse`); the page carries at least one tag with
             ``data-aae-tracking``.
+        gated: when given, a tracker tag for which it says ``True`` (a consent manager's
+            gating, :func:`.gating.gating`) counts as running whatever its ``type``: the
+            manager runs a copy of it once the visitor consents.
 
     Returns:
         ``None`` when the parse shows a ``<script data-aae-tracking="tracker">`` that runs: not
@@ -85,6 +92,8 @@ def tracker_problem_in(tree: LexborHTMLParser) -> str | None:
         reason = (
             f"its tracker tag is inside <{inner}>, where it does not run"
             if inner is not None
+            else None
+            if gated is not None and gated(node)
             else script_type_problem(node.attributes)
         )
         if reason is None:

@@ -27,6 +27,7 @@ from lxml import etree
 
 from aae_tracking_plugins.core.audit import (
     DUPLICATE,
+    GATED,
     LEFT_ALONE,
     NOT_PAGE,
     OUTDATED,
@@ -36,6 +37,7 @@ from aae_tracking_plugins.core.audit import (
     TrackerInfo,
     audit_page,
 )
+from aae_tracking_plugins.core.engine.gating import gating, with_gating
 from aae_tracking_plugins.core.engine.inject import EMPTY_FILE, MARKER_ATTRIBUTE, Outcome, Snippet
 from aae_tracking_plugins.core.tags import PIXEL_IMAGE_URL
 
@@ -184,6 +186,18 @@ def _without_our_tags(text: str, root: etree._Element) -> str | None:
     return base
 
 
+def _keep_gating(root: etree._Element, snippet: Snippet) -> Snippet:
+    """``snippet`` with the consent manager's gating of the page's tracker tag, if it has one
+    (see :mod:`.gating`; the snippet's own gating wins)."""
+    for element in _marked(root):
+        if element.get(MARKER_ATTRIBUTE) == "tracker":
+            names = {k: v for k, v in element.attrib.items() if isinstance(k, str) and k[0] != "{"}
+            kept = gating(names)
+            if kept is not None:
+                return Snippet(snippet.head, with_gating(snippet.body, kept))
+    return snippet
+
+
 def inject_xhtml(data: bytes, snippet: Snippet) -> XhtmlResult:
     """Insert the snippet into an XHTML page read as bytes, keeping every other byte.
 
@@ -214,6 +228,7 @@ def inject_xhtml(data: bytes, snippet: Snippet) -> XhtmlResult:
     base = _without_our_tags(text, root)
     if base is None:
         return XhtmlResult(data, "it carries tags of ours that are not written as inject writes")
+    snippet = _keep_gating(root, snippet)
     spots = _candidates(base)
     if isinstance(spots, str):
         return XhtmlResult(data, spots)
@@ -327,6 +342,6 @@ def audit_xhtml(page: str, data: bytes, probe: Snippet) -> PageReport:
     if any(element.get(MARKER_ATTRIBUTE) == "pixel" for element in marked):
         note = "it has a Pixel <noscript> fallback, which XML documents ignore"
         reason = f"{note}; {report.reason or 're-run inject'}"
-        if report.status in (TRACKED, OUTDATED):
+        if report.status in (TRACKED, GATED, OUTDATED):
             return PageReport(page, OUTDATED, infos, reason)
     return PageReport(page, report.status, infos, report.reason)

@@ -1,0 +1,186 @@
+"""``aae-tracking collect``: the stored collector on this machine, one line per event as it arrives.
+
+The command lives here, not in :mod:`aae_tracking_plugins.cli`: the import contract keeps the
+CLI and the collector apart, so the ``aae-tracking`` group finds it through the entry point
+group ``aae_tracking_plugins.commands`` (pyproject.toml; docs/architecture.md). It imports
+FastAPI and uvicorn only when it runs: without the ``collector`` extra it says what to install.
+
+Exit status: 0 after Ctrl-C or SIGTERM; 1 when the database cannot be opened; 2 for a usage
+error or an address that cannot be bound. Every error is one line.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from aae_tracking_plugins.collector.server import CollectorServer
+    from aae_tracking_plugins.collector.service import CollectorConfig, EventService
+
+__all__ = ["collect_command"]
+
+_EPILOG = """\
+examples:
+  aae-tracking collect
+  aae-tracking collect --port 8787 --database postgresql://aae@db.internal/aae \\
+      --allow-origin https://shop.example --allow-origin https://offers.shop.example
+
+The database is created and migrated on first use. Environment: AAE_COLLECTOR_DATABASE,
+AAE_COLLECTOR_ALLOW_ORIGINS, AAE_COLLECTOR_READ_TOKEN (reads from other machines need it).
+"""
+
+
+class _Exit(click.ClickException):
+    """A one-line error with exit status 2 (usage, address); a plain ClickException is 1."""
+
+    exit_code = 2
+
+
+class _Command(click.Command):
+    """Prints its epilog as written (the examples are meant to be copied), like the CLI's."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if self.epilog:
+            formatter.write_paragraph()
+            formatter.write(self.epilog.rstrip("\n") + "\n")
+
+
+@click.command(
+    "collect",
+    cls=_Command,
+    help="Receive tracking events, store them de-duplicated by event_id in SQLite or "
+    "PostgreSQL, and print one line per event as it arrives (docs/collector.md).",
+    short_help="run the stored collector (FastAPI, SQLite or PostgreSQL)",
+    epilog=_EPILOG,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.option("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    metavar="PORT",
+    help="port to listen on, 0 for any free one (default 8787)",
+)
+@click.option(
+    "--database",
+    "database_url",
+    metavar="URL",
+    help="sqlite:///path/to/file.db or postgresql://user:password@host:5432/dbname (default "
+    "sqlite:///aae-events.db, in the current folder)",
+)
+@click.option(
+    "--allow-origin",
+    "origins",
+    metavar="ORIGIN",
+    multiple=True,
+    help="a site origin whose pages may send events, e.g. https://shop.example; repeat for "
+    "more, '*' for any (default: any loopback origin)",
+)
+@click.option("--quiet", is_flag=True, help="do not print a line per event")
+def collect_command(
+    host: str, port: int, database_url: str | None, origins: tuple[str, ...], quiet: bool
+) -> int:
+    """Serve until Ctrl-C or SIGTERM; returns the exit status (see the module docstring)."""
+    try:
+        from aae_tracking_plugins.collector.server import CollectorServer, create_app
+        from aae_tracking_plugins.collector.service import CollectorConfig
+        from aae_tracking_plugins.collector.storage import DatabaseURLError, StorageError
+    except ImportError as exc:
+        raise _Exit(
+            f"collect needs the collector extra ({exc.name} is missing): "
+            "pip install 'aae-tracking-plugins[collector]'"
+        ) from None
+    config = _config(CollectorConfig, database_url, origins, quiet)
+    try:
+        app = create_app(config)
+    except DatabaseURLError as exc:
+        raise _Exit(f"argument --database: {exc}") from None
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    service: EventService = app.state.service
+    try:
+        server = CollectorServer(app, host, port)
+    except OSError as exc:
+        service.store.close()
+        raise _Exit(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    _banner(server, config)
+    with _quiet_signals():
+        server.serve()
+    click.echo(
+        f"stopped; {service.stored} event(s) stored, {service.duplicates} duplicate(s) not stored"
+    )
+    return 0
+
+
+def _config(
+    config_class: type[CollectorConfig],
+    database_url: str | None,
+    origins: tuple[str, ...],
+    quiet: bool,
+) -> CollectorConfig:
+    overrides: dict[str, Any] = {"echo": None if quiet else _line_writer()}
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    if origins:
+        overrides["allowed_origins"] = origins
+    try:
+        return config_class.from_environment(**overrides)
+    except ValueError as exc:
+        message = f"argument --allow-origin: {exc}" if "origin" in str(exc) else str(exc)
+        raise _Exit(message) from None
+
+
+def _line_writer() -> Callable[[str], None]:
+    out = sys.stdout
+    if hasattr(out, "reconfigure"):
+        out.reconfigure(errors="backslashreplace", line_buffering=True)
+
+    def write(line: str) -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    return write
+
+
+def _banner(server: CollectorServer, config: CollectorConfig) -> None:
+    from aae_tracking_plugins.collector.storage import redact
+
+    reads = "with the read token" if config.read_token else "from this machine only"
+    for line in (
+        f"AAE tracking collector listening on {server.url}",
+        f"  api_base_url to configure: {server.url}",
+        f"  events endpoint:           POST {server.events_url}",
+        f"  stored events:             GET {server.events_url} ({reads})",
+        f"  database:                  {redact(config.database_url)}",
+        f"  allowed origins:           {config.origin_policy().describe()}",
+        "  Press Ctrl-C to stop.",
+    ):
+        click.echo(line)
+
+
+@contextmanager
+def _quiet_signals() -> Iterator[None]:
+    """Ctrl-C and SIGTERM end uvicorn's loop (its own handlers), which then raises the signal
+    again for its caller: here, a handler that ignores it, so both end as cleanly."""
+
+    def ignore(signum: int, frame: FrameType | None) -> None:
+        pass
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread (uvicorn sets none either)
+        return
+    previous = {sig: signal.signal(sig, ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,180 @@
+"""The stored collector as an application: the app factory, and uvicorn serving it.
+
+* :func:`create_app` builds a FastAPI app: the events router (:mod:`.api`) and ``GET /healthz``
+  (200 ``{"status": "ok", "database": "sqlite"}`` while the database answers, 503 when not).
+* :func:`app_from_environment` is the same, configured by ``AAE_COLLECTOR_*`` variables, for
+  ``uvicorn --factory aae_tracking_plugins.collector.server:app_from_environment`` (several
+  worker processes: ``--workers N``).
+* :class:`CollectorServer` runs an app with uvicorn on a socket it binds first (so port 0 gets
+  a free port and the URL is known before serving), in the calling thread (:meth:`serve`, what
+  ``aae-tracking collect`` does) or in a background thread (:meth:`start`, what tests do).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from aae_tracking_plugins.collector.api import events_router, json_response
+from aae_tracking_plugins.collector.responses import Health
+from aae_tracking_plugins.collector.service import CollectorConfig, EventService
+from aae_tracking_plugins.collector.storage import EventStore, StorageUnavailable
+from aae_tracking_plugins.collector.wire import EVENTS_PATH, HEALTH_PATH
+from aae_tracking_plugins.core.version import __version__
+
+__all__ = ["CollectorServer", "app_from_environment", "bind", "create_app"]
+
+
+def create_app(
+    config: CollectorConfig | None = None, *, store: EventStore | None = None
+) -> FastAPI:
+    """The collector app.
+
+    Inputs: ``config`` (default: :meth:`CollectorConfig.from_environment`); ``store``, an open
+    store to use (default: the configured database, opened and migrated now and closed when
+    the app shuts down; a given store stays the caller's). Output: the app; its
+    :class:`~.service.EventService` is ``app.state.service``. Raises what
+    :func:`~.storage.open_store` raises.
+    """
+    config = config if config is not None else CollectorConfig.from_environment()
+    owned = store is None
+    store = config.open_store() if store is None else store
+    service = EventService(store, config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            await run_in_threadpool(service.store.close)
+
+    app = FastAPI(
+        title="AAE tracking collector",
+        version=__version__,
+        summary="Stores landing-page tracking events, de-duplicated by event_id",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.include_router(events_router(service))
+
+    @app.get(HEALTH_PATH, response_model=Health, tags=["health"])
+    async def healthz() -> Response:
+        try:
+            await run_in_threadpool(service.ping)
+        except StorageUnavailable:
+            body = {"status": "unavailable", "database": store.dialect}
+            headers = {"Retry-After": str(config.retry_after)}
+            return json_response(503, body, headers)
+        return json_response(200, {"status": "ok", "database": store.dialect})
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """:func:`create_app` configured by the environment (for ``uvicorn --factory``)."""
+    return create_app(CollectorConfig.from_environment())
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (0: any free port), IPv4 or IPv6.
+
+    Raises ``OSError`` with a readable ``strerror`` (e.g. ``address already in use``).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=1024, reuse_port=False)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            exc.strerror = "address already in use (another collector running? try --port 0)"
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+class CollectorServer:
+    """uvicorn serving ``app`` on ``host``:``port`` (bound at construction).
+
+    ``url`` is the base URL (``http://127.0.0.1:PORT``) at once. Raises ``OSError`` when the
+    address cannot be bound. Use :meth:`serve` (blocks until Ctrl-C or SIGTERM) or
+    :meth:`start` / :meth:`stop` (a background thread; also a context manager).
+    """
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.socket = bind(host, port)
+        self.host = host
+        self.port = int(self.socket.getsockname()[1])
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                server_header=False,
+                timeout_graceful_shutdown=5,
+            )
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL to configure as ``api_base_url``."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    @property
+    def events_url(self) -> str:
+        """The full URL the tracker posts to."""
+        return self.url + EVENTS_PATH
+
+    def serve(self) -> None:
+        """Serve in this thread until Ctrl-C or SIGTERM (uvicorn's handlers), then close."""
+        try:
+            self._server.run(sockets=[self.socket])
+        finally:
+            self.socket.close()
+
+    def start(self) -> CollectorServer:
+        """Serve in a daemon thread; return once it accepts requests. Raises
+        ``RuntimeError`` if already started or if it does not start within 10 s."""
+        if self._thread is not None:
+            raise RuntimeError("collector server already started")
+        self._thread = threading.Thread(
+            target=self.serve, name=f"collector-{self.port}", daemon=True
+        )
+        self._thread.start()
+        for _ in range(1000):
+            if self._server.started or not self._thread.is_alive():
+                break
+            self._thread.join(0.01)
+        if not self._server.started:
+            raise RuntimeError("collector server did not start")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (requests in flight finish) and close the app; safe to call twice."""
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.socket.close()
+
+    def __enter__(self) -> CollectorServer:
+        return self.start() if self._thread is None else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"CollectorServer({self.url})"

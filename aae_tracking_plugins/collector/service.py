@@ -1,0 +1,203 @@
+"""The stored collector's work between the HTTP layer and the database, and its configuration.
+
+:class:`CollectorConfig` is everything an operator chooses (database URL, allowed origins,
+read token, where lines go); :meth:`CollectorConfig.from_environment` reads it from
+``AAE_COLLECTOR_*`` variables (the names are in docs/collector.md). :class:`EventService` is
+what the API calls: it stores events through an :class:`~.storage.EventStore`, prints one line
+per event as it arrives (:func:`~.log.format_event_line`), and says once when the database
+becomes unavailable and once when it is back.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from aae_tracking_plugins.collector.access import OriginPolicy, ReadAccess
+from aae_tracking_plugins.collector.log import format_event_line
+from aae_tracking_plugins.collector.storage import (
+    DEFAULT_DATABASE_URL,
+    EventQuery,
+    EventRow,
+    EventStore,
+    StorageUnavailable,
+    StoredEvent,
+    open_store,
+)
+from aae_tracking_plugins.collector.wire import Event
+
+__all__ = ["ENVIRONMENT", "CollectorConfig", "EventService", "stderr_line"]
+
+#: The environment variables :meth:`CollectorConfig.from_environment` reads.
+ENVIRONMENT: Final = {
+    "database_url": "AAE_COLLECTOR_DATABASE",
+    "allowed_origins": "AAE_COLLECTOR_ALLOW_ORIGINS",
+    "read_token": "AAE_COLLECTOR_READ_TOKEN",
+}
+
+LineWriter = Callable[[str], None]
+
+
+def stderr_line(line: str) -> None:
+    """Write one line to stderr (the default for warnings)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """What an operator configures.
+
+    ``database_url``: see :func:`~.storage.open_store`. ``allowed_origins``: origins whose
+    pages may send events (``*`` any; empty: loopback origins only). ``read_token``: the token
+    reads must send (None: reads only from loopback). ``echo``: receives one line per event
+    (None: silent). ``warn``: receives one line per operational problem (default stderr).
+    ``retry_after``: seconds a 503 asks the tracker to wait. ``store_options``: passed to
+    :func:`~.storage.open_store`.
+
+    Raises ``ValueError`` for an origin that is not one (see
+    :func:`~.access.normalize_origin`) or an empty read token.
+    """
+
+    database_url: str = DEFAULT_DATABASE_URL
+    allowed_origins: tuple[str, ...] = ()
+    read_token: str | None = None
+    echo: LineWriter | None = None
+    warn: LineWriter = stderr_line
+    retry_after: int = 5
+    store_options: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        OriginPolicy.of(self.allowed_origins)  # raises ValueError for a bad origin
+        if self.read_token is not None and not self.read_token.strip():
+            raise ValueError(f"{ENVIRONMENT['read_token']} is set but empty")
+
+    @classmethod
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> CollectorConfig:
+        """The configuration in ``environ`` (default ``os.environ``), then ``overrides``.
+
+        ``AAE_COLLECTOR_DATABASE`` (a URL), ``AAE_COLLECTOR_ALLOW_ORIGINS`` (origins separated
+        by spaces or commas), ``AAE_COLLECTOR_READ_TOKEN``. Raises ``ValueError`` as the class.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if env.get(ENVIRONMENT["database_url"]):
+            values["database_url"] = env[ENVIRONMENT["database_url"]]
+        origins = env.get(ENVIRONMENT["allowed_origins"], "").replace(",", " ").split()
+        if origins:
+            values["allowed_origins"] = tuple(origins)
+        if ENVIRONMENT["read_token"] in env:
+            values["read_token"] = env[ENVIRONMENT["read_token"]]
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def origin_policy(self) -> OriginPolicy:
+        """The :class:`~.access.OriginPolicy` of ``allowed_origins``."""
+        return OriginPolicy.of(self.allowed_origins)
+
+    def open_store(self) -> EventStore:
+        """Open the configured database (see :func:`~.storage.open_store` for what it raises)."""
+        return open_store(self.database_url, **self.store_options)
+
+
+class EventService:
+    """Stores events and lists them, for the API.
+
+    Inputs: an open ``store``; the ``config`` (its echo and warn lines, retry delay, origins
+    and read access). Thread-safe: the API calls it from worker threads.
+    """
+
+    def __init__(self, store: EventStore, config: CollectorConfig) -> None:
+        self.store = store
+        self.config = config
+        self.origins = config.origin_policy()
+        self.reads = ReadAccess(config.read_token)
+        self._lines = threading.Lock()
+        self._unavailable = False
+        #: Events stored, and duplicates acknowledged, by this service since it started.
+        self.stored = 0
+        self.duplicates = 0
+
+    def ingest(self, events: Sequence[Event], received_at: datetime) -> tuple[int, int]:
+        """Store events the contract accepted; returns ``(accepted, duplicates)``.
+
+        Inputs: the decoded events; when they arrived (aware). Raises
+        :class:`~.storage.StorageUnavailable` (nothing stored: answer 503) or
+        :class:`~.storage.StorageError`.
+        """
+        rows = [EventRow.from_event(event, received_at) for event in events]
+        try:
+            stored = self.store.add(rows)
+        except StorageUnavailable as exc:
+            self._note_availability(str(exc))
+            raise
+        self._note_availability(None)
+        accepted, duplicates = len(stored), len(events) - len(stored)
+        with self._lines:
+            self.stored += accepted
+            self.duplicates += duplicates
+        if self.config.echo is not None:
+            self._echo(events, stored, received_at)
+        return accepted, duplicates
+
+    def latest(self, query: EventQuery) -> list[StoredEvent]:
+        """The stored events ``query`` selects, newest first (raises as the store does)."""
+        try:
+            found = self.store.latest(query)
+        except StorageUnavailable as exc:
+            self._note_availability(str(exc))
+            raise
+        self._note_availability(None)
+        return found
+
+    def ping(self) -> None:
+        """Return when the database answers; raise :class:`~.storage.StorageUnavailable`."""
+        try:
+            self.store.ping()
+        except StorageUnavailable as exc:
+            self._note_availability(str(exc))
+            raise
+        self._note_availability(None)
+
+    def refused(self, status: int, error: str, first_problem: str | None) -> None:
+        """Print one line for a refused request (in the event lines, when they are on)."""
+        if self.config.echo is None:
+            return
+        detail = f": {first_problem}" if first_problem else ""
+        clock = datetime.now().strftime("%H:%M:%S")
+        with self._lines:
+            self.config.echo(f"{clock}  refused {status} {error}{detail}")
+
+    def _echo(self, events: Sequence[Event], stored: set[str], received_at: datetime) -> None:
+        echo = self.config.echo
+        assert echo is not None
+        when = received_at.timestamp()
+        printed: set[str] = set()
+        with self._lines:
+            for event in events:
+                event_id = event["event_id"]
+                line = format_event_line(event, when)
+                if event_id in stored and event_id not in printed:
+                    printed.add(event_id)
+                    echo(line)
+                else:
+                    echo(line + "  (duplicate, not stored)")
+
+    def _note_availability(self, problem: str | None) -> None:
+        """Warn once when the database stops answering, and once when it answers again."""
+        if (problem is not None) == self._unavailable:
+            return
+        with self._lines:
+            if (problem is not None) == self._unavailable:
+                return
+            self._unavailable = problem is not None
+            if problem is not None:
+                self.config.warn(f"collector: database unavailable, answering 503: {problem}")
+            else:
+                self.config.warn(f"collector: database {self.store.url} answers again")
