@@ -154,6 +154,7 @@ _Variant = _string_def(_DEFS["Variant"])
 _Url = _string_def(_DEFS["HttpUrl"])
 _Timestamp = _timestamp()
 _FacebookValue = _string_def(_DEFS["FacebookValue"])
+_UtmValue = _string_def(_DEFS["UtmValue"])
 _Measurement = _number(_DEFS["Measurement"]["minimum"])
 _Rating = _enum(tuple(_DEFS["Rating"]["enum"]))
 _AnyString = _string()
@@ -164,6 +165,7 @@ Url = Annotated[str, _Url]
 Timestamp = Annotated[str, _Timestamp]
 OptionalVariant = Annotated[str | None, _Variant]
 OptionalFacebookValue = Annotated[str | None, _FacebookValue]
+OptionalUtmValue = Annotated[str | None, _UtmValue]
 OptionalMeasurement = Annotated[float | None, _Measurement]
 OptionalRating = Annotated[str | None, _Rating]
 
@@ -183,21 +185,32 @@ class _Data(BaseModel):
     fbc: OptionalFacebookValue = None
 
 
-class PageViewData(_Data):
+class _Campaign(_Data):
+    """A standard event's ``event_data``: also the session's UTM parameters when it has them
+    (schema ``UtmValue``; a custom event carries them as props)."""
+
+    utm_source: OptionalUtmValue = None
+    utm_medium: OptionalUtmValue = None
+    utm_campaign: OptionalUtmValue = None
+    utm_term: OptionalUtmValue = None
+    utm_content: OptionalUtmValue = None
+
+
+class PageViewData(_Campaign):
     """``event_data`` of a PageView (schema ``PageViewData``)."""
 
     url: Url
     referrer: Annotated[str, _AnyString]
 
 
-class AddToCartData(_Data):
+class AddToCartData(_Campaign):
     """``event_data`` of an AddToCart (schema ``AddToCartData``); ``button_id`` may be null."""
 
     button_text: Annotated[str, _AnyString]
     button_id: Annotated[str | None, _NullableString]
 
 
-class PurchaseData(_Data):
+class PurchaseData(_Campaign):
     """``event_data`` of a Purchase (schema ``PurchaseData``): ``value`` in ``currency``."""
 
     value: Annotated[float, _number(_DEFS["PurchaseData"]["properties"]["value"]["minimum"])]
@@ -208,7 +221,7 @@ class PurchaseData(_Data):
 _ENGAGEMENT: Final = _DEFS["EngagementData"]["properties"]
 
 
-class EngagementData(_Data):
+class EngagementData(_Campaign):
     """``event_data`` of an Engagement (schema ``EngagementData``)."""
 
     url: Url
@@ -227,7 +240,7 @@ class EngagementData(_Data):
 WEB_VITALS: Final[tuple[str, ...]] = ("lcp", "cls", "inp", "fcp", "ttfb")
 
 
-class WebVitalsData(_Data):
+class WebVitalsData(_Campaign):
     """``event_data`` of a WebVitals event (schema ``WebVitalsData``): at least one metric, each
     with its rating and no rating without its metric."""
 
