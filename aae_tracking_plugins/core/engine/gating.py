@@ -48,6 +48,7 @@ TRACKER_ATTRIBUTES = frozenset(
         "data-gpc",
         "data-cookieless",
         "data-material-consent",
+        "data-query-params",
     }
 )
 _ASCII_WHITESPACE = "\t\n\f\r "
