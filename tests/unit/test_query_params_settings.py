@@ -192,3 +192,17 @@ def test_a_custom_events_utm_keys_count_toward_its_20_props() -> None:
     too_many = validate_event(event("Lead", **props, p15="v", **ALL_UTM))
     assert len(too_many) == 1
     assert "must have at most 20 props" in too_many[0]
+
+
+def test_a_gated_tag_with_query_params_stays_up_to_date(tmp_path: Path) -> None:
+    """data-query-params is ours, not a consent manager's gating (core/engine/gating.py)."""
+    site = small_site(tmp_path / "site")
+    flags = ["--landing-page-id", "lp_1", "--api-base-url", API, "--query-params", "ref"]
+    assert run_cli("inject", site, *flags, "--consent-manager", "klaro").returncode == 0
+    tracker = tracker_of((site / "index.html").read_text("utf-8"))
+    assert (tracker["type"], tracker["data-query-params"]) == ("text/plain", "ref")
+    checked = run_cli("check", site)
+    assert "0 outdated), 2 gated by a consent manager" in checked.stdout, checked.stdout
+    again = run_cli("inject", site, *flags)  # the gating is kept without the flag
+    assert "0 updated, 2 already up to date" in again.stdout
+    assert tracker_of((site / "index.html").read_text("utf-8"))["type"] == "text/plain"
