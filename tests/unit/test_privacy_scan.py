@@ -76,3 +76,16 @@ def test_generated_fields_are_not_read_as_contacts() -> None:
         event_data={"value": 12, "currency": "EUR", "order_id": "4915112345678"},
     )
     assert personal_data_problems([event]) == []
+
+
+def test_every_key_the_settings_refuse_is_found_by_the_scan() -> None:
+    """The scan keeps its own list (a check must not share the code it checks), but every key
+    ``query_params`` refuses as personal must also be one the scan flags in a sent URL."""
+    from aae_tracking_plugins.core.query import PERSONAL_QUERY_KEYS
+
+    missed = [
+        key
+        for key in sorted(PERSONAL_QUERY_KEYS)
+        if not personal_data_problems([page_view(f"https://shop.example/?{key}=x")])
+    ]
+    assert missed == []
