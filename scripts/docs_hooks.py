@@ -18,6 +18,7 @@ an example event the schema refuses, a link to a repository file that does not e
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import sys
@@ -63,12 +64,13 @@ def on_files(files: Files, *, config: MkDocsConfig) -> Files:
 
 def _repo_path(page: Page, target: str, config: MkDocsConfig) -> str | None:
     """The repository-relative path of ``target`` (a link on ``page``) when it leaves docs/."""
-    docs_dir = Path(config.docs_dir).resolve()
+    docs_dir = Path(os.path.abspath(config.docs_dir))
     resolved = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), target))
     if not resolved.startswith("../"):
         return None  # inside docs/: MkDocs validates it
     repo_root = docs_dir.parent
-    path = (docs_dir / resolved).resolve()
+    # Lexically (no symlinks followed): the path as the repository names it.
+    path = Path(os.path.normpath(docs_dir / resolved))
     try:
         return path.relative_to(repo_root).as_posix()
     except ValueError:
@@ -83,7 +85,7 @@ def on_page_markdown(markdown: str, *, page: Page, config: MkDocsConfig, files: 
     """
     if _UP_LINK.search(markdown) is None:
         return markdown
-    repo_root = Path(config.docs_dir).resolve().parent
+    repo_root = Path(os.path.abspath(config.docs_dir)).parent
     repo_url = (config.repo_url or "").rstrip("/")
 
     def rewrite(match: re.Match[str]) -> str:
