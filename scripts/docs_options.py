@@ -185,20 +185,29 @@ def mkdocs_only_options() -> list[dict[str, str]]:
     return rows
 
 
-def _settings_table(rows: list[dict[str, str]]) -> list[str]:
-    table = [
-        "| Option | Type | Default | Allowed values | `inject` flag | Description |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
+def _summary(rows: list[dict[str, str]]) -> list[str]:
+    """A table of every option (name, type, default), each name linking to its section."""
+    table = ["| Option | Type | Default |", "| --- | --- | --- |"]
+    table += [f"| [`{r['name']}`](#{r['name']}) | {r['type']} | {r['default']} |" for r in rows]
+    return table
+
+
+def _sections(rows: list[dict[str, str]]) -> list[str]:
+    """One ``###`` section per option (its heading id is the option's name): the description,
+    a link to the page that explains it, then type, default, allowed values, ``inject`` flag."""
+    lines: list[str] = []
     for row in rows:
         link = SEE_ALSO.get(row["name"])
-        more = f" [More]({link})" if link else ""
-        table.append(
-            f'| <a id="{row["name"]}"></a>`{row["name"]}` | {row["type"]} | {row["default"]} | '
-            f"{row['allowed'] or '-'} | {row['flag'] or 'config file only'} | "
-            f"{_cell(row['description'])}{more} |"
-        )
-    return table
+        lines += [f"### `{row['name']}` {{#{row['name']}}}", "", _cell(row["description"])]
+        if link:
+            lines[-1] += f" [More]({link})"
+        lines += ["", f"- **Type:** {row['type']}", f"- **Default:** {row['default']}"]
+        if row.get("allowed"):
+            lines.append(f"- **Allowed values:** {row['allowed']}")
+        if "flag" in row:
+            lines.append(f"- **`inject` flag:** {row['flag'] or 'none: in the config file only'}")
+        lines.append("")
+    return lines
 
 
 def _per_page_lines(pelican_keys: Mapping[str, str], opt_out: str) -> list[str]:
@@ -222,6 +231,7 @@ def options_page() -> str:
         DocsReferenceError: an option has no description in the code.
     """
     pelican_keys, opt_out = _pelican_keys()
+    tracking = tracking_options()
     mkdocs_rows = mkdocs_only_options()
     lines = [
         "# Options reference",
@@ -244,18 +254,14 @@ def options_page() -> str:
         "",
         "## Tracking settings",
         "",
-        *_settings_table(tracking_options()),
+        *_summary(tracking),
         "",
+        *_sections(tracking),
         "## MkDocs-only options",
         "",
-        "| Option | Type | Default | Description |",
-        "| --- | --- | --- | --- |",
-        *(
-            f'| <a id="{row["name"]}"></a>`{row["name"]}` | {row["type"]} | {row["default"]} | '
-            f"{_cell(row['description'])} |"
-            for row in mkdocs_rows
-        ),
+        "Options of the MkDocs plugin only (Pelican and `inject` have no use for them).",
         "",
+        *_sections(mkdocs_rows),
         "## Per page",
         "",
         "A page can override these settings, or opt out of tracking:",

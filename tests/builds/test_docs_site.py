@@ -81,22 +81,34 @@ def test_options_reference_lists_every_option_of_the_config_classes(
     names = [*SETTING_NAMES, *(name for name in mkdocs_options if name not in SETTING_NAMES)]
     assert {"enabled", "static_html"} <= set(names)
     for name in names:
-        (anchor,) = page.xpath(f"//table//a[@id='{name}']")
-        row = _text(anchor.getparent().getparent())
-        assert row.startswith(name), row
+        section = _section(page, name)
         default = fields[name].default if name in fields else mkdocs_options[name].default
         if default is dataclasses.MISSING:
-            assert "required" in row, row
+            assert "Default: required" in section, section
         elif isinstance(default, bool):
-            assert f" {str(default).lower()} " in row, row
+            assert f"Default: {str(default).lower()} " in section, section
         elif isinstance(default, str):
-            assert f" {default} " in row, row
+            assert f"Default: {default} " in section, section
         for mode in CHOICE_SETTINGS.get(name, ()):
-            assert mode in row, (name, mode)
+            assert mode in section.split("Allowed values:")[1], (name, mode)
     # the description is the field's own `#:` comment, e.g.
-    assert "Global Privacy Control stops all tracking; first-party: the Pixel only" in _text(
-        page.xpath("//table//a[@id='gpc']")[0].getparent().getparent()
+    assert "Global Privacy Control stops all tracking; first-party: the Pixel only" in _section(
+        page, "gpc"
     )
+    summary = page.xpath("//article//table")[0]
+    assert [_text(a) for a in summary.xpath(".//a")] == list(SETTING_NAMES)
+
+
+def _section(page: lxml_html.HtmlElement, name: str) -> str:
+    """The text of the option's section: its heading (id ``name``) up to the next heading."""
+    (heading,) = page.xpath(f"//article//h3[@id='{name}']")
+    assert _text(heading).startswith(name)
+    parts = []
+    for sibling in heading.itersiblings():
+        if sibling.tag in ("h2", "h3"):
+            break
+        parts.append(_text(sibling))
+    return " ".join(parts) + " "
 
 
 def _schema_fields() -> dict[str, list[str]]:
