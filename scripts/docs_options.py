@@ -63,6 +63,7 @@ SEE_ALSO = {
     "checkout_links": "../checkout.md",
     "query_params": "../security-privacy.md",
     "static_html": "../configure-mkdocs.md#what-gets-tracked",
+    "enabled": "../configure-mkdocs.md#options",
 }
 
 
@@ -268,6 +269,7 @@ def options_page() -> str:
         "",
         *_per_page_lines(pelican_keys, opt_out),
         "",
-        'An empty value (`campaign_id: ""`) removes the site\'s value for that page.',
+        'An empty `campaign_id`, `facebook_pixel_id` or `variant` (`campaign_id: ""`) '
+        "removes the site's value for that page.",
     ]
     return "\n".join(lines) + "\n"

@@ -15,7 +15,11 @@ from lxml import html as lxml_html
 
 from aae_tracking_plugins.core.contract import load_schema, validate_payload
 from aae_tracking_plugins.core.settings import CHOICE_SETTINGS, SETTING_NAMES, TrackingConfig
-from aae_tracking_plugins.integrations.mkdocs import AaeTrackingConfig
+from aae_tracking_plugins.integrations.mkdocs import (
+    _OVERRIDABLE,
+    FRONT_MATTER_KEY,
+    AaeTrackingConfig,
+)
 from tests.docs_site import DEFAULT_ENDPOINT, REFERENCES, build_docs, copy_docs
 from tests.sites import ROOT, html_files, run, tracker_tags
 
@@ -97,6 +101,11 @@ def test_options_reference_lists_every_option_of_the_config_classes(
     )
     summary = page.xpath("//article//table")[0]
     assert [_text(a) for a in summary.xpath(".//a")] == list(SETTING_NAMES)
+    # per page: the front-matter keys of the MkDocs plugin and the Pelican metadata keys
+    per_page = _text(page.xpath("//article//table")[-1])
+    for name in _OVERRIDABLE:
+        assert f"{FRONT_MATTER_KEY}: {{{name}: ...}}" in per_page, name
+        assert f"aae_tracking_{name}: ..." in per_page, name
 
 
 def _section(page: lxml_html.HtmlElement, name: str) -> str:
