@@ -3,7 +3,7 @@ VENV := .venv
 PYTEST_ARGS ?= -n 2
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: setup lock demo test test-fast lint typecheck js clean
+.PHONY: setup lock demo test test-fast lint typecheck js docs docs-build clean
 
 # .venv and .venv-pelican from uv.lock, npm's tools from package-lock.json (scripts/setup.sh).
 setup:
@@ -37,6 +37,16 @@ typecheck: setup
 js: setup
 	npm run --silent lint
 	npm run --silent build
+
+# The documentation site (mkdocs.yml, docs/contributing.md): served with live reload on
+# http://127.0.0.1:8000/, tracking itself into `aae-tracking collect` (port 8787) when it runs.
+# DOCS_ARGS passes options, e.g. `make docs DOCS_ARGS="-a 127.0.0.1:8001"`.
+docs: setup
+	$(VENV)/bin/mkdocs serve $(DOCS_ARGS)
+
+# Build it strictly (every broken link or anchor fails) into build/docs-site.
+docs-build: setup
+	$(VENV)/bin/mkdocs build --strict $(DOCS_ARGS)
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache sample_sites/mkdocs/site sample_sites/pelican/output

@@ -171,8 +171,8 @@ def render(schema: Mapping[str, Any]) -> str:
     lines = [
         BEGIN,
         "",
-        f"Generated from [`aae_tracking_plugins/{SCHEMA_RESOURCE}`]"
-        f"(../aae_tracking_plugins/{SCHEMA_RESOURCE}) (JSON Schema draft 2020-12), the one "
+        f"Generated from [`aae_tracking_plugins/core/{SCHEMA_RESOURCE}`]"
+        f"(../aae_tracking_plugins/core/{SCHEMA_RESOURCE}) (JSON Schema draft 2020-12), the one "
         "definition of the wire contract: the collector validates with it. Do not edit this "
         "section by hand: change the schema and run `scripts/render_event_reference.py`.",
         "",

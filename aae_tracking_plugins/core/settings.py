@@ -79,8 +79,12 @@ SETTING_NAMES = (
 class TrackingConfig:
     """Validated tracking settings. Constructing one validates it; instances are always valid."""
 
+    #: The landing page's id, sent as ``landing_page_id`` with every event (required).
     landing_page_id: str
+    #: Where events go: ``{api_base_url}/api/v1/landing-pages/events``; https, or http on a
+    #: loopback host (required).
     api_base_url: str
+    #: The campaign's id, sent as ``campaign_id`` with every event (``null`` when not set).
     campaign_id: str | None = None
     #: False: strict-CSP mode, the scripts are external hashed files with ``integrity``.
     inline_script: bool = True

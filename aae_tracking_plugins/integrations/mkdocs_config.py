@@ -45,6 +45,7 @@ class AaeTrackingConfig(base.Config):
     checkout_links = c.Optional(c.Type(object))
     #: Query keys sent URLs keep besides the UTM parameters, gclid and fbclid, any value as above.
     query_params = c.Optional(c.Type(object))
+    #: False: the plugin does nothing (no tags, no checks), e.g. ``!ENV [AAE_TRACKING, true]``.
     enabled = c.Type(bool, default=True)
     #: Also track hand-written .html files copied from docs_dir as they are.
     static_html = c.Type(bool, default=True)
