@@ -173,6 +173,10 @@ class Forwarder:
                     self.warn(f"capi: cannot use the outbox: {self.settings.redact(str(exc))}")
                 self._store_down = True
                 pause = self.settings.poll_interval
+            except Exception as exc:  # the thread must outlive any one round
+                why = self.settings.redact(f"{type(exc).__name__}: {exc}")
+                self.warn(f"capi: forwarding round failed, trying again: {why}")
+                pause = self.settings.max_backoff
             if pause is None:
                 continue  # a batch went: look for more at once
             if pause > 0:

@@ -5,12 +5,14 @@ browser session's funnel."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
 from aae_tracking_plugins.collector.service import CollectorConfig
 from aae_tracking_plugins.collector.storage import EventQuery, FunnelQuery, FunnelRow
+from tests.collector.test_report_command import run
 from tests.collector_helpers import InProcessCollector, listing, post, running_collector
 from tests.events import make_event
 
@@ -95,7 +97,7 @@ def test_a_server_copy_after_the_browser_copy_is_a_duplicate_and_the_first_is_ke
 
 
 def test_a_server_sent_purchase_completes_a_browser_sessions_funnel(
-    collector: InProcessCollector,
+    collector: InProcessCollector, database_url: str
 ) -> None:
     session = "sess_1732960800000_checkout1"
     for kind in ("PageView", "AddToCart"):
@@ -107,6 +109,12 @@ def test_a_server_sent_purchase_completes_a_browser_sessions_funnel(
     assert [steps(row) for row in collector.service.store.funnel(FunnelQuery())] == [
         (1, 1, 1, {"EUR": 49.99})
     ]
+    # The report a user runs says the same.
+    result = run("--database", database_url, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    (reported,) = json.loads(result.stdout)
+    assert (reported["page_views"], reported["add_to_carts"], reported["purchases"]) == (1, 1, 1)
+    assert reported["revenue"] == {"EUR": 49.99}
 
 
 def test_the_write_token_comes_from_the_environment() -> None:
