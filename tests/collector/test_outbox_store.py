@@ -16,9 +16,16 @@ from click.testing import CliRunner
 
 from aae_tracking_plugins.collector.capi import client_address
 from aae_tracking_plugins.collector.command import collect_command
-from aae_tracking_plugins.collector.storage import EventQuery, EventRow, EventStore, open_store
+from aae_tracking_plugins.collector.storage import (
+    EventQuery,
+    EventRow,
+    EventStore,
+    StorageError,
+    open_store,
+)
 from aae_tracking_plugins.collector.storage.migrations import available
 from aae_tracking_plugins.collector.storage.outbox import OutboxEntry, OutboxStatus, Outcome
+from tests.collector.test_report_command import run
 from tests.events import make_event
 
 NOW = datetime.now(timezone.utc)
@@ -47,6 +54,17 @@ def test_outbox_rows_are_written_with_their_events_and_not_for_duplicates(
     assert [item.event_id for item in claimed] == [rows[1].event_id, rows[2].event_id]
     assert claimed[0].payload == {"event_id": rows[1].event_id}
     assert claimed[0].attempts == 0
+
+
+def test_an_event_and_its_outbox_row_are_one_transaction(store: EventStore) -> None:
+    rows, outbox = rows_and_outbox(2)
+    broken = {**outbox, rows[1].event_id: OutboxEntry("{not json", "sess_1_a", "lp_123")}
+    with pytest.raises(StorageError):
+        store.add(rows, broken)
+    assert store.latest(EventQuery()) == []  # neither event: the outbox row failed
+    assert store.outbox_status() == OutboxStatus()
+    assert store.add(rows, outbox) == {row.event_id for row in rows}
+    assert store.outbox_status() == OutboxStatus(pending=2)
 
 
 def test_two_stores_on_one_database_never_claim_the_same_row(database_url: str) -> None:
@@ -158,3 +176,23 @@ def test_collect_refuses_a_pixel_id_without_the_token_in_the_environment() -> No
         "Error: forwarding to Pixel 123 needs the access token in AAE_CAPI_ACCESS_TOKEN "
         "(never a file or an argument)"
     )
+
+
+def test_the_report_table_shows_the_outbox_once_it_was_used(database_url: str) -> None:
+    with open_store(database_url) as store:
+        rows, outbox = rows_and_outbox(3)
+        store.add(rows[:1])
+        before = run("--database", database_url)
+        assert before.returncode == 0, before.stderr
+        assert "Conversions API" not in before.stdout  # never used: not mentioned
+        store.add(rows[1:], outbox)
+        (first, _second) = store.claim_outbox(10, 60)
+        store.settle_outbox([first.id], Outcome("failed", "Meta answered 400: Invalid parameter"))
+    table = run("--database", database_url)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[-1] == (
+        "Conversions API outbox: 1 pending, 0 sent, 1 failed"
+        " (last error: Meta answered 400: Invalid parameter)"
+    )
+    as_json = run("--database", database_url, "--format", "json")
+    assert json.loads(as_json.stdout)  # only the funnel: still JSON
