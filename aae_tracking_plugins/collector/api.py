@@ -218,10 +218,14 @@ class _Endpoints:
         return json_response(200, listed, headers)
 
 
-def _context(service: EventService, request: Request) -> RequestContext | Refusal:
+def _context(service: EventService, request: Request) -> RequestContext | Refusal | None:
     """Who sent the request (:class:`~.capi.RequestContext`), or the refusal of a wrong or
-    unexpected write token."""
-    origin, status, reason = service.writes.origin(request.headers.get("authorization"))
+    unexpected write token; None for a browser's request while nothing needs more (no
+    forwarding: the hot path stays as it was)."""
+    authorization = request.headers.get("authorization")
+    if authorization is None and service.config.capi is None:
+        return None
+    origin, status, reason = service.writes.origin(authorization)
     if status:
         return Refusal(status, reason)
     peer = request.client.host if request.client is not None else None

@@ -29,8 +29,10 @@ def test_collect_forwards_with_the_token_from_the_environment_only(tmp_path: Pat
     assert sorted(delivered) == sorted(event["event_id"] for event in events)
     assert status == 0
     banner = [line.strip() for line in collector.banner]
-    assert f"Conversions API:           Pixel {PIXEL} via {meta.url}/v21.0/{PIXEL}/events, " \
-        "test_event_code TEST77" in banner  # fmt: skip
+    endpoint = f"{meta.url}/v21.0/{PIXEL}/events"
+    assert f"Conversions API:           Pixel {PIXEL} via {endpoint}, test_event_code TEST77" in (
+        banner
+    )
     assert "capi: Meta answered 503: Service unavailable" in err
     for text in (out, err, "\n".join(collector.banner)):
         assert ACCESS not in text
