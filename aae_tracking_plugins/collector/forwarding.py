@@ -45,7 +45,14 @@ from aae_tracking_plugins.collector.service import EventService
 from aae_tracking_plugins.collector.storage import EventStore, StorageError
 from aae_tracking_plugins.collector.storage.outbox import OutboxItem, Outcome
 
-__all__ = ["Answer", "Forwarder", "backoff_delay", "post_events", "start_forwarding"]
+__all__ = [
+    "Answer",
+    "Forwarder",
+    "backoff_delay",
+    "post_events",
+    "retry_after_seconds",
+    "start_forwarding",
+]
 
 #: Meta refuses events older than this (the whole request).
 MAX_AGE: Final = timedelta(days=7)
@@ -62,7 +69,7 @@ class Answer:
     error: str | None = None
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """Seconds of a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110, 10.2.3)."""
     if not value:
         return None
@@ -110,7 +117,7 @@ def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
     except urllib.error.HTTPError as exc:
         with exc:
             content = exc.read()
-        retry = _retry_after(exc.headers.get("Retry-After"))
+        retry = retry_after_seconds(exc.headers.get("Retry-After"))
         return Answer(exc.code, retry, settings.redact(_meta_message(exc.code, content)))
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from aae_tracking_plugins.collector.capi import CapiSettings
+from aae_tracking_plugins.collector.forwarding import backoff_delay, retry_after_seconds
 from aae_tracking_plugins.collector.storage import sqlite_path
 from aae_tracking_plugins.collector.storage.outbox import OutboxStatus
 from tests.collector.graph_standin import fresh_event, graph_standin
@@ -266,3 +267,21 @@ def test_settings_name_what_is_missing_or_wrong(kind: str) -> None:
     with pytest.raises(ValueError, match=expected) as raised:
         CapiSettings.from_environment(environ)
     assert ACCESS not in str(raised.value)
+
+
+def test_the_backoff_is_jittered_under_an_exponential_ceiling_and_honours_retry_after() -> None:
+    config = settings("http://127.0.0.1:1", backoff=2.0, max_backoff=60.0)
+    for attempts, ceiling in ((0, 2.0), (1, 4.0), (3, 16.0), (10, 60.0), (500, 60.0)):
+        delays = [backoff_delay(config, attempts, None) for _ in range(200)]
+        assert all(0 <= delay <= ceiling for delay in delays)
+        assert max(delays) > ceiling / 2  # spread over the range, not a constant
+    assert all(backoff_delay(config, 0, 30.0) >= 30.0 for _ in range(50))
+    assert backoff_delay(config, 0, 10**9) <= 3600.0  # one Retry-After pauses at most an hour
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("7", 7.0), (None, None), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)],
+)
+def test_retry_after_is_seconds_or_an_http_date(header: str | None, seconds: float | None) -> None:
+    assert retry_after_seconds(header) == seconds
