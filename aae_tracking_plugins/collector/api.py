@@ -168,9 +168,12 @@ class _Endpoints:
             return _refusal_response(refusal, headers)
         received_at = datetime.now(timezone.utc)
         try:
-            accepted, duplicates = await run_in_threadpool(
-                service.ingest, events, received_at, context
-            )
+            if context is None:
+                accepted, duplicates = await run_in_threadpool(service.ingest, events, received_at)
+            else:
+                accepted, duplicates = await run_in_threadpool(
+                    service.ingest_from, events, received_at, context
+                )
         except StorageUnavailable:
             return _unavailable(service, headers)
         return json_response(200, {"accepted": accepted, "duplicates": duplicates}, headers)

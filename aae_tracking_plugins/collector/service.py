@@ -148,19 +148,14 @@ class EventService:
         self.stored = 0
         self.duplicates = 0
 
-    def ingest(
-        self, events: Sequence[Event], received_at: datetime, context: RequestContext | None = None
-    ) -> tuple[int, int]:
+    def ingest(self, events: Sequence[Event], received_at: datetime) -> tuple[int, int]:
         """Store events the contract accepted; returns ``(accepted, duplicates)``.
 
-        Inputs: the decoded events; when they arrived (aware); the request's context (its
-        origin, user agent and address: default a browser's, unknown). With forwarding on, the
-        events to relay get their outbox rows in the same transaction. Raises
+        Inputs: the decoded events; when they arrived (aware). Raises
         :class:`~.storage.StorageUnavailable` (nothing stored: answer 503) or
-        :class:`~.storage.StorageError`.
+        :class:`~.storage.StorageError`. For browser events without forwarding (the hot path);
+        :meth:`ingest_from` for the others.
         """
-        if context is not None and (context.origin != "browser" or self.config.capi):
-            return self._ingest_with_context(events, received_at, context)
         rows = [EventRow.from_event(event, received_at) for event in events]
         try:
             stored = self.store.add(rows)
@@ -176,11 +171,16 @@ class EventService:
             self._echo(events, stored, received_at)
         return accepted, duplicates
 
-    def _ingest_with_context(
+    def ingest_from(
         self, events: Sequence[Event], received_at: datetime, context: RequestContext
     ) -> tuple[int, int]:
-        """:meth:`ingest` of server-sent events, or with forwarding on (apart from the browser
-        events' hot path)."""
+        """:meth:`ingest` of events whose request matters: server-sent ones (stored with
+        origin ``server``), and every event while forwarding is on (the events to relay get
+        their outbox rows in the same transaction, and the forwarder is woken).
+
+        Inputs: as :meth:`ingest`, and the request's :class:`~.capi.RequestContext` (origin,
+        user agent, address). Output and errors: as :meth:`ingest`.
+        """
         rows = [EventRow.from_event(event, received_at, context.origin) for event in events]
         outbox = outbox_entries(events, received_at, context) if self.config.capi else {}
         try:
