@@ -17,6 +17,12 @@ Reads (the events listing, later the dashboard) answer only clients on a loopbac
 unless a read token is configured: then every client must send ``Authorization: Bearer
 <token>`` (also on loopback, since a reverse proxy on the same machine makes every visitor
 look local).
+
+Writes are open to every browser (within CORS). A request that sends ``Authorization: Bearer
+<write token>`` posts *server-sent* events (a checkout webhook, a back office): the token is
+what marks them (:class:`WriteAccess`); a wrong token is refused (401), and so is any
+``Authorization`` header while no write token is configured (403): a request that claims to
+be a server never falls back to being a browser.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ __all__ = [
     "ANY_ORIGIN",
     "OriginPolicy",
     "ReadAccess",
+    "WriteAccess",
     "is_loopback",
     "normalize_origin",
 ]
@@ -164,3 +171,35 @@ class ReadAccess:
         ):
             return 0, ""
         return 401, "a read token is required: Authorization: Bearer <token>"
+
+
+def _bearer_is(authorization: str, token: str) -> bool:
+    """Whether ``authorization`` is ``Bearer <token>`` (compared in constant time)."""
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
+@dataclass(frozen=True)
+class WriteAccess:
+    """Who may post server-sent events: whoever sends the write ``token`` (None: nobody)."""
+
+    token: str | None = None
+
+    def origin(self, authorization: str | None) -> tuple[str, int, str]:
+        """``(origin, 0, "")`` for a request that may post, its events' origin ``browser``
+        (no ``Authorization`` header) or ``server`` (the write token); else ``("", status,
+        reason)``: 401 for a wrong token, 403 when no write token is configured."""
+        if authorization is None:
+            return "browser", 0, ""
+        if self.token is None:
+            return (
+                "",
+                403,
+                "server-sent events are not enabled: the collector has no write token "
+                "(AAE_COLLECTOR_WRITE_TOKEN)",
+            )
+        if _bearer_is(authorization, self.token):
+            return "server", 0, ""
+        return "", 401, "wrong write token: send Authorization: Bearer <AAE_COLLECTOR_WRITE_TOKEN>"

@@ -8,9 +8,12 @@
   preflight) or ``application/json``. 200 ``{"accepted": N, "duplicates": D}``; 400, 413, 415,
   422 ``{"error": ..., "errors": [{"field": ..., "message": ...}]}`` as :mod:`.intake` says;
   403 for a page origin not allowed; 503 with ``Retry-After`` when the database is unavailable
-  (nothing stored: the tracker keeps the event and retries).
+  (nothing stored: the tracker keeps the event and retries). With ``Authorization: Bearer
+  <write token>`` the events are stored as server-sent; a wrong token 401, any token while
+  none is configured 403 (:class:`~.access.WriteAccess`).
 * ``OPTIONS``: the CORS preflight (204), with Private Network Access when asked (:mod:`.access`).
-* ``GET``: the stored events, newest first, ``[{"received_at": ..., "event": {...}}]``,
+* ``GET``: the stored events, newest first,
+  ``[{"received_at": ..., "origin": "browser"|"server", "event": {...}}]``,
   filtered by ``landing_page_id``, ``campaign_id``, ``event_type``, at most ``limit`` (default
   100, at most 1000); only for loopback clients or with the read token.
 
@@ -28,6 +31,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from aae_tracking_plugins.collector.capi import RequestContext, client_address
 from aae_tracking_plugins.collector.intake import FieldProblem, Refusal, read_events
 from aae_tracking_plugins.collector.responses import Accepted, ErrorBody, StoredEventOut
 from aae_tracking_plugins.collector.service import EventService
@@ -54,7 +58,8 @@ _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
     status: {"model": ErrorBody, "description": why}
     for status, why in {
         400: "Not UTF-8, not JSON, a repeated key, or ill-formed text (each field named)",
-        403: "A page origin that is not allowed",
+        401: "A wrong write token (server-sent events)",
+        403: "A page origin that is not allowed, or a write token while none is configured",
         413: f"A body over {MAX_BODY_BYTES} bytes",
         415: "Not text/plain or application/json in UTF-8",
         422: "An event the contract refuses (each field named)",
@@ -150,6 +155,10 @@ class _Endpoints:
             service.refused(refusal.status, refusal.error, None)
             return _refusal_response(refusal, {"Vary": "Origin"})
         headers = service.origins.headers(origin)
+        context = _context(service, request)
+        if isinstance(context, Refusal):
+            service.refused(context.status, context.error, None)
+            return _refusal_response(context, headers)
         try:
             body = await read_body(request)
             events = read_events(body, request.headers.get("content-type"))
@@ -159,7 +168,12 @@ class _Endpoints:
             return _refusal_response(refusal, headers)
         received_at = datetime.now(timezone.utc)
         try:
-            accepted, duplicates = await run_in_threadpool(service.ingest, events, received_at)
+            if context is None:
+                accepted, duplicates = await run_in_threadpool(service.ingest, events, received_at)
+            else:
+                accepted, duplicates = await run_in_threadpool(
+                    service.ingest_from, events, received_at, context
+                )
         except StorageUnavailable:
             return _unavailable(service, headers)
         return json_response(200, {"accepted": accepted, "duplicates": duplicates}, headers)
@@ -200,8 +214,30 @@ class _Endpoints:
             return _refusal_response(refusal, headers)
         except StorageUnavailable:
             return _unavailable(service, headers)
-        listed = [{"received_at": _iso(item.received_at), "event": item.event} for item in found]
+        listed = [
+            {"received_at": _iso(item.received_at), "origin": item.origin, "event": item.event}
+            for item in found
+        ]
         return json_response(200, listed, headers)
+
+
+def _context(service: EventService, request: Request) -> RequestContext | Refusal | None:
+    """Who sent the request (:class:`~.capi.RequestContext`), or the refusal of a wrong or
+    unexpected write token; None for a browser's request while nothing needs more (no
+    forwarding: the hot path stays as it was)."""
+    authorization = request.headers.get("authorization")
+    if authorization is None and service.config.capi is None:
+        return None
+    origin, status, reason = service.writes.origin(authorization)
+    if status:
+        return Refusal(status, reason)
+    peer = request.client.host if request.client is not None else None
+    forwarded_for = request.headers.get("x-forwarded-for")
+    return RequestContext(
+        origin,
+        request.headers.get("user-agent"),
+        client_address(peer, forwarded_for, service.config.trust_proxy),
+    )
 
 
 def events_router(service: EventService) -> APIRouter:

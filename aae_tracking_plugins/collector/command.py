@@ -34,7 +34,10 @@ examples:
       --allow-origin https://shop.example --allow-origin https://offers.shop.example
 
 The database is created and migrated on first use. Environment: AAE_COLLECTOR_DATABASE,
-AAE_COLLECTOR_ALLOW_ORIGINS, AAE_COLLECTOR_READ_TOKEN (reads from other machines need it).
+AAE_COLLECTOR_ALLOW_ORIGINS, AAE_COLLECTOR_READ_TOKEN (reads from other machines need it),
+AAE_COLLECTOR_WRITE_TOKEN (server-sent events), AAE_COLLECTOR_TRUST_PROXY; forwarding to
+Meta's Conversions API: AAE_CAPI_PIXEL_ID, AAE_CAPI_ACCESS_TOKEN (only there),
+AAE_CAPI_GRAPH_URL, AAE_CAPI_API_VERSION, AAE_CAPI_TEST_EVENT_CODE.
 """
 
 
@@ -85,9 +88,20 @@ class _Command(click.Command):
     help="a site origin whose pages may send events, e.g. https://shop.example; repeat for "
     "more, '*' for any (default: any loopback origin)",
 )
+@click.option(
+    "--capi-pixel-id",
+    metavar="ID",
+    help="forward standard events to Meta's Conversions API for this Pixel id (the access "
+    "token comes from AAE_CAPI_ACCESS_TOKEN only; default AAE_CAPI_PIXEL_ID)",
+)
 @click.option("--quiet", is_flag=True, help="do not print a line per event")
 def collect_command(
-    host: str, port: int, database_url: str | None, origins: tuple[str, ...], quiet: bool
+    host: str,
+    port: int,
+    database_url: str | None,
+    origins: tuple[str, ...],
+    capi_pixel_id: str | None,
+    quiet: bool,
 ) -> int:
     """Serve until Ctrl-C or SIGTERM; returns the exit status (see the module docstring)."""
     try:
@@ -99,7 +113,7 @@ def collect_command(
             f"collect needs the collector extra ({exc.name} is missing): "
             "pip install 'aae-tracking-plugins[collector]'"
         ) from None
-    config = _config(CollectorConfig, database_url, origins, quiet)
+    config = _config(CollectorConfig, database_url, origins, quiet, capi_pixel_id)
     try:
         app = create_app(config)
     except DatabaseURLError as exc:
@@ -126,8 +140,11 @@ def _config(
     database_url: str | None,
     origins: tuple[str, ...],
     quiet: bool,
+    capi_pixel_id: str | None = None,
 ) -> CollectorConfig:
     overrides: dict[str, Any] = {"echo": None if quiet else _line_writer()}
+    if capi_pixel_id is not None:
+        overrides["capi_pixel_id"] = capi_pixel_id
     if database_url is not None:
         overrides["database_url"] = database_url
     if origins:
@@ -162,9 +179,19 @@ def _banner(server: CollectorServer, config: CollectorConfig) -> None:
         f"  stored events:             GET {server.events_url} ({reads})",
         f"  database:                  {redact(config.database_url)}",
         f"  allowed origins:           {config.origin_policy().describe()}",
+        f"  server-sent events:        {'on (write token)' if config.write_token else 'off'}",
+        f"  Conversions API:           {_capi_line(config)}",
         "  Press Ctrl-C to stop.",
     ):
         click.echo(line)
+
+
+def _capi_line(config: CollectorConfig) -> str:
+    capi = config.capi
+    if capi is None:
+        return "off"
+    test = f", test_event_code {capi.test_event_code}" if capi.test_event_code else ""
+    return f"Pixel {capi.pixel_id} via {capi.endpoint}{test}"
 
 
 @contextmanager

@@ -21,6 +21,7 @@ import click
 
 if TYPE_CHECKING:
     from aae_tracking_plugins.collector.storage import FunnelQuery, FunnelRow
+    from aae_tracking_plugins.collector.storage.outbox import OutboxStatus
 
 __all__ = ["render", "report_command"]
 
@@ -93,8 +94,10 @@ def report_command(
     except ValueError as exc:
         raise _Usage(f"argument --since/--until: {exc}") from None
     _check_exists(url, setting)
-    rows = _read(url, setting, query, open_store)
+    rows, outbox = _read(url, setting, query, open_store)
     click.echo(render(rows, output_format), nl=False)
+    if output_format == "table" and outbox is not None:
+        click.echo(outbox_line(outbox))
 
 
 def _check_exists(url: str, setting: str) -> None:
@@ -111,12 +114,16 @@ def _check_exists(url: str, setting: str) -> None:
         raise _Usage(f"{setting}: no database file {str(path)!r} (run aae-tracking collect first)")
 
 
-def _read(url: str, setting: str, query: FunnelQuery, open_store: Any) -> list[FunnelRow]:
+def _read(
+    url: str, setting: str, query: FunnelQuery, open_store: Any
+) -> tuple[list[FunnelRow], OutboxStatus | None]:
+    """The funnel, and the Conversions API outbox's status when it was ever used."""
     from aae_tracking_plugins.collector.storage import DatabaseURLError, StorageError
 
     try:
         with open_store(url) as store:
             rows: list[FunnelRow] = store.funnel(query)
+            outbox: OutboxStatus = store.outbox_status()
     except DatabaseURLError as exc:
         raise _Usage(f"{setting}: {exc}") from None
     except StorageError as exc:
@@ -126,7 +133,17 @@ def _read(url: str, setting: str, query: FunnelQuery, open_store: Any) -> list[F
             f"report needs the collector extra ({exc.name} is missing): "
             "pip install 'aae-tracking-plugins[collector]'"
         ) from None
-    return rows
+    used = outbox.pending or outbox.sent or outbox.failed
+    return rows, outbox if used else None
+
+
+def outbox_line(status: OutboxStatus) -> str:
+    """``Conversions API outbox: 2 pending, 40 sent, 1 failed (last error: ...)``."""
+    last = f" (last error: {status.last_error})" if status.last_error else ""
+    return (
+        f"Conversions API outbox: {status.pending} pending, {status.sent} sent, "
+        f"{status.failed} failed{last}"
+    )
 
 
 def render(rows: list[FunnelRow], output_format: str) -> str:

@@ -35,9 +35,10 @@ class ErrorBody(BaseModel):
 
 
 class StoredEventOut(BaseModel):
-    """One stored event: as it was sent, and when it was received (UTC)."""
+    """One stored event: as it was sent, when it was received (UTC) and where it came from."""
 
     received_at: datetime
+    origin: str = Field(description="browser (a page's tracker) or server (the write token)")
     event: dict[str, Any]
 
 

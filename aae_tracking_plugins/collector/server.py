@@ -25,6 +25,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from aae_tracking_plugins.collector.api import events_router, json_response
+from aae_tracking_plugins.collector.forwarding import start_forwarding
 from aae_tracking_plugins.collector.responses import Health
 from aae_tracking_plugins.collector.service import CollectorConfig, EventService
 from aae_tracking_plugins.collector.storage import EventStore, StorageUnavailable
@@ -42,7 +43,9 @@ def create_app(
     Inputs: ``config`` (default: :meth:`CollectorConfig.from_environment`); ``store``, an open
     store to use (default: the configured database, opened and migrated now and closed when
     the app shuts down; a given store stays the caller's). Output: the app; its
-    :class:`~.service.EventService` is ``app.state.service``. Raises what
+    :class:`~.service.EventService` is ``app.state.service``. With the Conversions API
+    forwarding configured, its :class:`~.forwarding.Forwarder` (``app.state.forwarder``) runs
+    while the app does (started and stopped by its lifespan). Raises what
     :func:`~.storage.open_store` raises.
     """
     config = config if config is not None else CollectorConfig.from_environment()
@@ -50,9 +53,15 @@ def create_app(
     store = config.open_store() if store is None else store
     service = EventService(store, config)
 
+    forwarder = start_forwarding(service)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if forwarder is not None:
+            forwarder.start()
         yield
+        if forwarder is not None:
+            await run_in_threadpool(forwarder.stop)
         if owned:
             await run_in_threadpool(service.store.close)
 
@@ -63,6 +72,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.forwarder = forwarder
     app.include_router(events_router(service))
 
     @app.get(HEALTH_PATH, response_model=Health, tags=["health"])

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
 
-from aae_tracking_plugins.collector.access import OriginPolicy, ReadAccess
+from aae_tracking_plugins.collector.access import OriginPolicy, ReadAccess, WriteAccess
+from aae_tracking_plugins.collector.capi import CapiSettings, RequestContext, outbox_entries
 from aae_tracking_plugins.collector.log import format_event_line
 from aae_tracking_plugins.collector.storage import (
     DEFAULT_DATABASE_URL,
@@ -38,7 +39,10 @@ ENVIRONMENT: Final = {
     "database_url": "AAE_COLLECTOR_DATABASE",
     "allowed_origins": "AAE_COLLECTOR_ALLOW_ORIGINS",
     "read_token": "AAE_COLLECTOR_READ_TOKEN",
+    "write_token": "AAE_COLLECTOR_WRITE_TOKEN",
+    "trust_proxy": "AAE_COLLECTOR_TRUST_PROXY",
 }
+_YES: Final = ("1", "true", "yes", "on")
 
 LineWriter = Callable[[str], None]
 
@@ -54,18 +58,25 @@ class CollectorConfig:
 
     ``database_url``: see :func:`~.storage.open_store`. ``allowed_origins``: origins whose
     pages may send events (``*`` any; empty: loopback origins only). ``read_token``: the token
-    reads must send (None: reads only from loopback). ``echo``: receives one line per event
+    reads must send (None: reads only from loopback). ``write_token``: the token a back office
+    sends to post server-sent events (None: server-side events are refused; docs/collector.md,
+    "Server-side events"). ``trust_proxy``: the collector is behind one reverse proxy, so the
+    visitor's address is the last of ``X-Forwarded-For``. ``capi``: the Conversions API
+    forwarding (None: off; :mod:`.capi`). ``echo``: receives one line per event
     (None: silent). ``warn``: receives one line per operational problem (default stderr).
     ``retry_after``: seconds a 503 asks the tracker to wait. ``store_options``: passed to
     :func:`~.storage.open_store`.
 
     Raises ``ValueError`` for an origin that is not one (see
-    :func:`~.access.normalize_origin`) or an empty read token.
+    :func:`~.access.normalize_origin`) or an empty read or write token.
     """
 
     database_url: str = DEFAULT_DATABASE_URL
     allowed_origins: tuple[str, ...] = ()
     read_token: str | None = None
+    write_token: str | None = field(default=None, repr=False)
+    trust_proxy: bool = False
+    capi: CapiSettings | None = None
     echo: LineWriter | None = None
     warn: LineWriter = stderr_line
     retry_after: int = 5
@@ -75,6 +86,8 @@ class CollectorConfig:
         OriginPolicy.of(self.allowed_origins)  # raises ValueError for a bad origin
         if self.read_token is not None and not self.read_token.strip():
             raise ValueError(f"{ENVIRONMENT['read_token']} is set but empty")
+        if self.write_token is not None and not self.write_token.strip():
+            raise ValueError(f"{ENVIRONMENT['write_token']} is set but empty")
 
     @classmethod
     def from_environment(
@@ -83,7 +96,10 @@ class CollectorConfig:
         """The configuration in ``environ`` (default ``os.environ``), then ``overrides``.
 
         ``AAE_COLLECTOR_DATABASE`` (a URL), ``AAE_COLLECTOR_ALLOW_ORIGINS`` (origins separated
-        by spaces or commas), ``AAE_COLLECTOR_READ_TOKEN``. Raises ``ValueError`` as the class.
+        by spaces or commas), ``AAE_COLLECTOR_READ_TOKEN``, ``AAE_COLLECTOR_WRITE_TOKEN``,
+        ``AAE_COLLECTOR_TRUST_PROXY`` (``1``/``true``/``yes``), the ``AAE_CAPI_*`` variables
+        (:meth:`~.capi.CapiSettings.from_environment`; the override ``capi_pixel_id`` is the
+        CLI's ``--capi-pixel-id``). Raises ``ValueError`` as the class.
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -94,6 +110,11 @@ class CollectorConfig:
             values["allowed_origins"] = tuple(origins)
         if ENVIRONMENT["read_token"] in env:
             values["read_token"] = env[ENVIRONMENT["read_token"]]
+        if ENVIRONMENT["write_token"] in env:
+            values["write_token"] = env[ENVIRONMENT["write_token"]]
+        values["trust_proxy"] = env.get(ENVIRONMENT["trust_proxy"], "").lower() in _YES
+        pixel_id = overrides.pop("capi_pixel_id", None)
+        values["capi"] = CapiSettings.from_environment(env, str(pixel_id) if pixel_id else None)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
@@ -118,6 +139,9 @@ class EventService:
         self.config = config
         self.origins = config.origin_policy()
         self.reads = ReadAccess(config.read_token)
+        self.writes = WriteAccess(config.write_token)
+        #: Called after events with outbox rows were stored (the forwarder's wake-up).
+        self.on_outbox: Callable[[], None] | None = None
         self._lines = threading.Lock()
         self._unavailable = False
         #: Events stored, and duplicates acknowledged, by this service since it started.
@@ -129,7 +153,8 @@ class EventService:
 
         Inputs: the decoded events; when they arrived (aware). Raises
         :class:`~.storage.StorageUnavailable` (nothing stored: answer 503) or
-        :class:`~.storage.StorageError`.
+        :class:`~.storage.StorageError`. For browser events without forwarding (the hot path);
+        :meth:`ingest_from` for the others.
         """
         rows = [EventRow.from_event(event, received_at) for event in events]
         try:
@@ -144,6 +169,34 @@ class EventService:
             self.duplicates += duplicates
         if self.config.echo is not None:
             self._echo(events, stored, received_at)
+        return accepted, duplicates
+
+    def ingest_from(
+        self, events: Sequence[Event], received_at: datetime, context: RequestContext
+    ) -> tuple[int, int]:
+        """:meth:`ingest` of events whose request matters: server-sent ones (stored with
+        origin ``server``), and every event while forwarding is on (the events to relay get
+        their outbox rows in the same transaction, and the forwarder is woken).
+
+        Inputs: as :meth:`ingest`, and the request's :class:`~.capi.RequestContext` (origin,
+        user agent, address). Output and errors: as :meth:`ingest`.
+        """
+        rows = [EventRow.from_event(event, received_at, context.origin) for event in events]
+        outbox = outbox_entries(events, received_at, context) if self.config.capi else {}
+        try:
+            stored = self.store.add(rows, outbox or None)
+        except StorageUnavailable as exc:
+            self._note_availability(str(exc))
+            raise
+        self._note_availability(None)
+        if outbox and self.on_outbox is not None and stored & outbox.keys():
+            self.on_outbox()
+        accepted, duplicates = len(stored), len(events) - len(stored)
+        with self._lines:
+            self.stored += accepted
+            self.duplicates += duplicates
+        if self.config.echo is not None:
+            self._echo(events, stored, received_at, context.origin)
         return accepted, duplicates
 
     def latest(self, query: EventQuery) -> list[StoredEvent]:
@@ -174,7 +227,13 @@ class EventService:
         with self._lines:
             self.config.echo(f"{clock}  refused {status} {error}{detail}")
 
-    def _echo(self, events: Sequence[Event], stored: set[str], received_at: datetime) -> None:
+    def _echo(
+        self,
+        events: Sequence[Event],
+        stored: set[str],
+        received_at: datetime,
+        origin: str = "browser",
+    ) -> None:
         echo = self.config.echo
         assert echo is not None
         when = received_at.timestamp()
@@ -183,6 +242,8 @@ class EventService:
             for event in events:
                 event_id = event["event_id"]
                 line = format_event_line(event, when)
+                if origin != "browser":
+                    line += f"  ({origin}-sent)"
                 if event_id in stored and event_id not in printed:
                     printed.add(event_id)
                     echo(line)

@@ -25,10 +25,17 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from aae_tracking_plugins.collector.storage.funnel import FunnelQuery, FunnelRow
+from aae_tracking_plugins.collector.storage.outbox import (
+    OutboxEntry,
+    OutboxItem,
+    OutboxStatus,
+    Outcome,
+)
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "ORIGINS",
     "DatabaseURLError",
     "EventQuery",
     "EventRow",
@@ -42,6 +49,9 @@ __all__ = [
 #: Events listed when no ``limit`` is given, and the most one listing returns.
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
+#: Where an event came from (the ``origin`` column): a page's tracker, or a back office that
+#: sent the write token (docs/collector.md, "Server-side events").
+ORIGINS: Final = ("browser", "server")
 
 
 class StorageError(Exception):
@@ -67,6 +77,7 @@ class EventRow:
     ``received_at`` is an aware UTC datetime; ``variant`` comes from ``event_data.variant``;
     ``value`` (a float) and ``currency`` from a Purchase's ``event_data``, None otherwise.
     ``event_json`` is the event as sent, re-encoded compactly (same keys, order and values).
+    ``origin``: one of :data:`ORIGINS`.
     """
 
     event_id: str
@@ -79,12 +90,16 @@ class EventRow:
     value: float | None
     currency: str | None
     event_json: str
+    origin: str = "browser"
 
     @classmethod
-    def from_event(cls, event: Mapping[str, Any], received_at: datetime) -> EventRow:
+    def from_event(
+        cls, event: Mapping[str, Any], received_at: datetime, origin: str = "browser"
+    ) -> EventRow:
         """The row of an event the contract accepted (so the fields have their types).
 
-        Inputs: the decoded event; when it arrived (aware, any zone: stored as UTC).
+        Inputs: the decoded event; when it arrived (aware, any zone: stored as UTC); its
+        origin (one of :data:`ORIGINS`).
         Output: the row. Raises ``KeyError`` / ``TypeError`` only for an event the contract
         would refuse.
         """
@@ -104,16 +119,18 @@ class EventRow:
             event_json=json.dumps(
                 event, ensure_ascii=False, separators=(",", ":"), allow_nan=False
             ),
+            origin=origin,
         )
 
 
 @dataclass(frozen=True)
 class StoredEvent:
     """An event read back: ``event`` as it was sent (a decoded JSON object, keys in the order
-    sent) and ``received_at`` (aware, UTC)."""
+    sent), ``received_at`` (aware, UTC) and ``origin`` (one of :data:`ORIGINS`)."""
 
     received_at: datetime
     event: dict[str, Any]
+    origin: str = "browser"
 
 
 @dataclass(frozen=True)
@@ -151,10 +168,14 @@ class EventStore(ABC):
     url: str
 
     @abstractmethod
-    def add(self, rows: Sequence[EventRow]) -> set[str]:
+    def add(
+        self, rows: Sequence[EventRow], outbox: Mapping[str, OutboxEntry] | None = None
+    ) -> set[str]:
         """Store the rows whose ``event_id`` is not stored yet, in one transaction.
 
-        Input: rows (several may share an ``event_id``: the first is stored). Output: the
+        Input: rows (several may share an ``event_id``: the first is stored); ``outbox``: by
+        ``event_id``, the outbox row of each event to forward (:mod:`.outbox`), written in the
+        same transaction for each event this call stores (a duplicate gets none). Output: the
         ``event_id`` values stored by this call; the others were duplicates. Raises
         :class:`StorageUnavailable` (nothing stored) or :class:`StorageError`.
         """
@@ -173,6 +194,30 @@ class EventStore(ABC):
 
         Raises :class:`StorageUnavailable` or :class:`StorageError`.
         """
+
+    @abstractmethod
+    def claim_outbox(self, limit: int, lease: float) -> list[OutboxItem]:
+        """Claim up to ``limit`` due ``pending`` outbox rows, oldest first, for ``lease``
+        seconds (no other claim gets them meanwhile; PostgreSQL: ``FOR UPDATE SKIP LOCKED``,
+        SQLite: under its single write lock). Raises :class:`StorageUnavailable` or
+        :class:`StorageError`.
+        """
+
+    @abstractmethod
+    def settle_outbox(self, ids: Sequence[int], outcome: Outcome) -> None:
+        """Record how the attempt at the claimed rows ``ids`` ended (see :class:`Outcome`),
+        releasing their claim. Raises :class:`StorageUnavailable` or :class:`StorageError`."""
+
+    @abstractmethod
+    def outbox_status(self) -> OutboxStatus:
+        """The outbox's counts by state and its last error (:class:`OutboxStatus`). Raises
+        :class:`StorageUnavailable` or :class:`StorageError`."""
+
+    @abstractmethod
+    def page_urls(self, sessions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The ``event_data.url`` of the latest stored PageView of each ``(session_id,
+        landing_page_id)`` given (absent: the session has none). Raises
+        :class:`StorageUnavailable` or :class:`StorageError`."""
 
     @abstractmethod
     def ping(self) -> None:

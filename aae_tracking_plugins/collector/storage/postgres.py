@@ -15,7 +15,7 @@ for a free connection is bounded by ``pool_timeout`` seconds.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timezone
 from typing import Any, Final, TypeVar
 
@@ -23,6 +23,7 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from aae_tracking_plugins.collector.storage import postgres_outbox
 from aae_tracking_plugins.collector.storage.base import (
     DatabaseURLError,
     EventQuery,
@@ -40,6 +41,12 @@ from aae_tracking_plugins.collector.storage.funnel import (
     funnel_sql,
 )
 from aae_tracking_plugins.collector.storage.migrations import VERSION_TABLE, pending
+from aae_tracking_plugins.collector.storage.outbox import (
+    OutboxEntry,
+    OutboxItem,
+    OutboxStatus,
+    Outcome,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -47,9 +54,9 @@ _T = TypeVar("_T")
 _Connection = psycopg.Connection[TupleRow]
 _INSERT: Final = (
     "INSERT INTO aae_events (event_id, received_at, event_type, landing_page_id, campaign_id,"
-    " variant, session_id, value, currency, event)"
+    " variant, session_id, value, currency, event, origin)"
     " SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::text[],"
-    " %s::text[], %s::text[], %s::float8[], %s::text[], %s::json[])"
+    " %s::text[], %s::text[], %s::float8[], %s::text[], %s::json[], %s::text[])"
     " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
 # Any constant: the advisory lock that serializes migrations of one database across processes.
@@ -157,16 +164,19 @@ class PostgresStore(EventStore):
 
     # -- the interface
 
-    def add(self, rows: Sequence[EventRow]) -> set[str]:
-        """See :meth:`EventStore.add`."""
+    def add(
+        self, rows: Sequence[EventRow], outbox: Mapping[str, OutboxEntry] | None = None
+    ) -> set[str]:
+        """See :meth:`EventStore.add`: with an ``outbox``, the events and their outbox rows in
+        one transaction."""
         if not rows:
             return set()
-        columns: list[list[Any]] = [[] for _ in range(10)]
+        columns: list[list[Any]] = [[] for _ in range(11)]
         for row in rows:
             values = (
                 row.event_id, row.received_at, row.event_type, row.landing_page_id,
                 row.campaign_id, row.variant, row.session_id, row.value, row.currency,
-                row.event_json,
+                row.event_json, row.origin,
             )  # fmt: skip
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
@@ -174,6 +184,8 @@ class PostgresStore(EventStore):
         def insert(connection: _Connection) -> set[str]:
             return {found[0] for found in connection.execute(_INSERT, columns).fetchall()}
 
+        if outbox:
+            return self._run("cannot write to", lambda c: _add_with_outbox(c, insert, outbox))
         return self._run("cannot write to", insert)
 
     def latest(self, query: EventQuery) -> list[StoredEvent]:
@@ -181,7 +193,7 @@ class PostgresStore(EventStore):
         filters = query.filters()
         where = " AND ".join(f"{column} = %s" for column in filters)
         sql = (
-            "SELECT received_at, event FROM aae_events"
+            "SELECT received_at, event, origin FROM aae_events"
             + (f" WHERE {where}" if where else "")
             + " ORDER BY received_at DESC, id DESC LIMIT %s"
         )
@@ -189,7 +201,8 @@ class PostgresStore(EventStore):
         def select(connection: _Connection) -> list[StoredEvent]:
             rows = connection.execute(sql.encode(), (*filters.values(), query.limit)).fetchall()
             return [
-                StoredEvent(received.astimezone(timezone.utc), event) for received, event in rows
+                StoredEvent(received.astimezone(timezone.utc), event, origin)
+                for received, event, origin in rows
             ]
 
         return self._run("cannot read", select)
@@ -208,6 +221,24 @@ class PostgresStore(EventStore):
 
         return self._run("cannot read", select)
 
+    # -- the outbox (statements in :mod:`.postgres_outbox`)
+
+    def claim_outbox(self, limit: int, lease: float) -> list[OutboxItem]:
+        """See :meth:`EventStore.claim_outbox`: ``FOR UPDATE SKIP LOCKED``."""
+        return self._run("cannot write to", lambda c: postgres_outbox.claim(c, limit, lease))
+
+    def settle_outbox(self, ids: Sequence[int], outcome: Outcome) -> None:
+        """See :meth:`EventStore.settle_outbox`."""
+        self._run("cannot write to", lambda c: postgres_outbox.settle(c, ids, outcome))
+
+    def outbox_status(self) -> OutboxStatus:
+        """See :meth:`EventStore.outbox_status`."""
+        return self._run("cannot read", postgres_outbox.status)
+
+    def page_urls(self, sessions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """See :meth:`EventStore.page_urls`."""
+        return self._run("cannot read", lambda c: postgres_outbox.page_urls(c, sessions))
+
     def ping(self) -> None:
         """See :meth:`EventStore.ping`."""
         self._run("cannot reach", lambda connection: connection.execute("SELECT 1").fetchone())
@@ -224,3 +255,15 @@ class PostgresStore(EventStore):
     def close(self) -> None:
         """See :meth:`EventStore.close`."""
         self._pool.close()
+
+
+def _add_with_outbox(
+    connection: _Connection,
+    insert: Callable[[_Connection], set[str]],
+    outbox: Mapping[str, OutboxEntry],
+) -> set[str]:
+    """The events, then the outbox rows of those stored, in one transaction."""
+    with connection.transaction():
+        stored = insert(connection)
+        postgres_outbox.insert(connection, stored, outbox)
+    return stored

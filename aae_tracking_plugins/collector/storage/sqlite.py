@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
+from aae_tracking_plugins.collector.storage import sqlite_outbox
 from aae_tracking_plugins.collector.storage.base import (
     EventQuery,
     EventRow,
@@ -36,17 +37,24 @@ from aae_tracking_plugins.collector.storage.funnel import (
     funnel_sql,
 )
 from aae_tracking_plugins.collector.storage.migrations import VERSION_TABLE, pending
+from aae_tracking_plugins.collector.storage.outbox import (
+    OutboxEntry,
+    OutboxItem,
+    OutboxStatus,
+    Outcome,
+)
 
 __all__ = ["SQLiteStore"]
 
+_T = TypeVar("_T")
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"  # sorts as text in time order
 _INSERT: Final = (
     "INSERT INTO aae_events (event_id, received_at, event_type, landing_page_id, campaign_id,"
-    " variant, session_id, value, currency, event) VALUES {rows}"
+    " variant, session_id, value, currency, event, origin) VALUES {rows}"
     " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
 )
-_ROW: Final = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-# Rows per INSERT: 100 rows are 1,000 parameters, far below SQLite's limit (32,766 since 3.32).
+_ROW: Final = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# Rows per INSERT: 100 rows are 1,100 parameters, far below SQLite's limit (32,766 since 3.32).
 _ROWS_PER_INSERT: Final = 100
 # SQLite result codes that mean "try again later" (sqlite.org/rescode.html).
 _TRANSIENT: Final = frozenset(
@@ -168,7 +176,9 @@ class SQLiteStore(EventStore):
 
     # -- the interface
 
-    def add(self, rows: Sequence[EventRow]) -> set[str]:
+    def add(
+        self, rows: Sequence[EventRow], outbox: Mapping[str, OutboxEntry] | None = None
+    ) -> set[str]:
         """See :meth:`EventStore.add`."""
         stored: set[str] = set()
         if not rows:
@@ -179,6 +189,8 @@ class SQLiteStore(EventStore):
                 sql = _INSERT.format(rows=", ".join([_ROW] * len(chunk)))
                 values = [value for row in chunk for value in _values(row)]
                 stored.update(found[0] for found in connection.execute(sql, values))
+            if outbox:
+                sqlite_outbox.insert(connection, stored, outbox)
         return stored
 
     def latest(self, query: EventQuery) -> list[StoredEvent]:
@@ -186,7 +198,7 @@ class SQLiteStore(EventStore):
         filters = query.filters()
         where = " AND ".join(f"{column} = ?" for column in filters)
         sql = (
-            "SELECT received_at, event FROM aae_events"
+            "SELECT received_at, event, origin FROM aae_events"
             + (f" WHERE {where}" if where else "")
             + " ORDER BY received_at DESC, id DESC LIMIT ?"
         )
@@ -195,7 +207,10 @@ class SQLiteStore(EventStore):
                 rows = self._reader.execute(sql, (*filters.values(), query.limit)).fetchall()
             except sqlite3.Error as exc:
                 raise self._error("cannot read", exc) from None
-        return [StoredEvent(_parse_time(received), json.loads(event)) for received, event in rows]
+        return [
+            StoredEvent(_parse_time(received), json.loads(event), origin)
+            for received, event, origin in rows
+        ]
 
     def funnel(self, query: FunnelQuery) -> list[FunnelRow]:
         """See :meth:`EventStore.funnel`. ``received_at`` is compared as text: its format
@@ -213,6 +228,33 @@ class SQLiteStore(EventStore):
             except sqlite3.Error as exc:
                 raise self._error("cannot read", exc) from None
         return assemble(steps, money)
+
+    # -- the outbox (statements in :mod:`.sqlite_outbox`)
+
+    def claim_outbox(self, limit: int, lease: float) -> list[OutboxItem]:
+        """See :meth:`EventStore.claim_outbox`: under SQLite's write lock."""
+        with self._transaction("cannot write to") as connection:
+            return sqlite_outbox.claim(connection, limit, lease)
+
+    def settle_outbox(self, ids: Sequence[int], outcome: Outcome) -> None:
+        """See :meth:`EventStore.settle_outbox`."""
+        with self._transaction("cannot write to") as connection:
+            sqlite_outbox.settle(connection, ids, outcome)
+
+    def outbox_status(self) -> OutboxStatus:
+        """See :meth:`EventStore.outbox_status`."""
+        return self._read(sqlite_outbox.status)
+
+    def page_urls(self, sessions: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """See :meth:`EventStore.page_urls`."""
+        return self._read(lambda connection: sqlite_outbox.page_urls(connection, sessions))
+
+    def _read(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        with self._read_lock:
+            try:
+                return work(self._reader)
+            except sqlite3.Error as exc:
+                raise self._error("cannot read", exc) from None
 
     def ping(self) -> None:
         """See :meth:`EventStore.ping`. Here: the write lock can be taken (so a write would
@@ -252,6 +294,7 @@ def _values(row: EventRow) -> tuple[object, ...]:
         row.value,
         row.currency,
         row.event_json,
+        row.origin,
     )
 
 

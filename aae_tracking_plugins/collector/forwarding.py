@@ -1,0 +1,263 @@
+"""The forwarder: a thread of the collector that sends the outbox to Meta's Conversions API.
+
+It claims up to ``batch_size`` due rows (:meth:`~.storage.EventStore.claim_outbox`), adds each
+event's page URL when it has none, sends them in one request and records the outcome
+(:meth:`~.storage.EventStore.settle_outbox`):
+
+* 2xx: ``sent``.
+* 429, 5xx, a timeout or no connection: tried again later, after an exponential backoff with
+  full jitter (a random delay between 0 and ``backoff * 2**attempts`` seconds, at most
+  ``max_backoff``), and never before the ``Retry-After`` the answer asked for; the forwarder
+  pauses that long. After ``max_attempts`` attempts a row is ``failed``. Meta's advice: retry
+  what is not a client error ("Troubleshooting", "API Errors",
+  https://developers.facebook.com/docs/marketing-api/conversions-api/support).
+* any other 4xx: ``failed`` at once, with Meta's ``error.message`` stored (the request is
+  wrong, sending it again cannot help: an expired token, a malformed event).
+* Not sent at all, ``failed`` at once: an event older than 7 days (Meta refuses the whole
+  request for one such event: "Using the API", "Upload Time versus Event Transaction Time",
+  https://developers.facebook.com/docs/marketing-api/conversions-api/using-the-api), or an event
+  without a page URL (``event_source_url`` is required for website events: "Parameters",
+  https://developers.facebook.com/docs/marketing-api/conversions-api/parameters).
+
+The HTTP client is the standard library's ``urllib.request``: one POST per batch from one
+thread needs no connection pool or async client, and it adds no dependency to the collector
+extra (the proxy variables ``https_proxy`` / ``no_proxy`` are honoured). The access token goes
+in the JSON body (Graph API requests take ``access_token`` as a body parameter), never in the
+URL, so no URL in a log or error carries it; any text from elsewhere is redacted before it is
+stored or printed (:meth:`~.capi.CapiSettings.redact`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+from aae_tracking_plugins.collector.capi import CapiSettings
+from aae_tracking_plugins.collector.service import EventService
+from aae_tracking_plugins.collector.storage import EventStore, StorageError
+from aae_tracking_plugins.collector.storage.outbox import OutboxItem, Outcome
+
+__all__ = [
+    "Answer",
+    "Forwarder",
+    "backoff_delay",
+    "post_events",
+    "retry_after_seconds",
+    "start_forwarding",
+]
+
+#: Meta refuses events older than this (the whole request).
+MAX_AGE: Final = timedelta(days=7)
+_PAUSE_LIMIT: Final = 3600.0  # never pause longer than an hour for one Retry-After
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one request got: ``status`` (0: no answer at all), ``retry_after`` (seconds,
+    None when not asked) and ``error`` (one line, redacted; None on success)."""
+
+    status: int
+    retry_after: float | None = None
+    error: str | None = None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds of a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110, 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _meta_message(status: int, body: bytes) -> str:
+    """``Meta answered 400: <error.message>`` (Graph API errors are ``{"error": {"message":
+    ..., "type": ..., "code": ...}}``), or the start of a body that is not that."""
+    try:
+        error = json.loads(body).get("error", {})
+        message = f"{error['message']} (code {error.get('code')}, {error.get('type')})"
+    except (ValueError, AttributeError, KeyError, TypeError):
+        message = body[:200].decode("utf-8", "replace").strip() or "no body"
+    return f"Meta answered {status}: {message}"
+
+
+def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
+    """POST ``events`` (server events, at most 1,000) to the settings' endpoint.
+
+    Output: the :class:`Answer`; this never raises for what the network or Meta does.
+    """
+    body: dict[str, Any] = {"data": events, "access_token": settings.access_token}
+    if settings.test_event_code:
+        body["test_event_code"] = settings.test_event_code
+    request = urllib.request.Request(
+        settings.endpoint,
+        data=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.timeout) as response:
+            response.read()
+            return Answer(response.status)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            content = exc.read()
+        retry = retry_after_seconds(exc.headers.get("Retry-After"))
+        return Answer(exc.code, retry, settings.redact(_meta_message(exc.code, content)))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return Answer(0, None, settings.redact(f"cannot reach {settings.endpoint}: {reason}"))
+
+
+def backoff_delay(settings: CapiSettings, attempts: int, retry_after: float | None) -> float:
+    """Seconds to wait before attempt ``attempts + 1``: full jitter over an exponential
+    ceiling, and at least ``retry_after``."""
+    ceiling = min(settings.max_backoff, settings.backoff * 2 ** min(attempts, 30))
+    delay = random.uniform(0, ceiling)
+    return max(delay, min(retry_after or 0.0, _PAUSE_LIMIT))
+
+
+class Forwarder:
+    """Sends the outbox of ``store`` to the Conversions API, in a daemon thread.
+
+    Inputs: the store; the :class:`~.capi.CapiSettings`; ``warn`` receives one line per
+    failed attempt (redacted). :meth:`start` / :meth:`stop`; :meth:`wake` when events were
+    just added (otherwise it looks every ``poll_interval`` seconds). :meth:`forward_once` is
+    one round, for tests and for callers with their own loop.
+    """
+
+    def __init__(
+        self, store: EventStore, settings: CapiSettings, warn: Callable[[str], None]
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.warn = warn
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._store_down = False
+
+    def start(self) -> None:
+        """Start the thread (pending rows of an earlier run are sent first)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="aae-capi-forwarder", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the thread, waiting up to ``timeout`` seconds for a request in flight (a
+        claim it leaves unsettled expires after its lease and the rows are sent later)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        """Look at the outbox now (new rows were written)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                pause = self.forward_once()
+                self._store_down = False
+            except StorageError as exc:
+                if not self._store_down:
+                    self.warn(f"capi: cannot use the outbox: {self.settings.redact(str(exc))}")
+                self._store_down = True
+                pause = self.settings.poll_interval
+            except Exception as exc:  # the thread must outlive any one round
+                why = self.settings.redact(f"{type(exc).__name__}: {exc}")
+                self.warn(f"capi: forwarding round failed, trying again: {why}")
+                pause = self.settings.max_backoff
+            if pause is None:
+                continue  # a batch went: look for more at once
+            if pause > 0:
+                self._stop.wait(pause)  # Meta asked to wait, or is down: so do we
+                continue
+            self._wake.wait(self.settings.poll_interval)
+            self._wake.clear()
+
+    def forward_once(self) -> float | None:
+        """One round: claim, send, settle. Output: None when a batch was sent (more may be
+        due), else seconds to pause first (0: the outbox had nothing due). Raises
+        :class:`~.storage.StorageError` when the database cannot be used."""
+        settings = self.settings
+        items = self.store.claim_outbox(settings.batch_size, settings.lease)
+        if not items:
+            return 0.0
+        ready = self._prepare(items)
+        if not ready:
+            return None
+        answer = post_events(settings, [item.payload for item in ready])
+        ids = [item.id for item in ready]
+        if 200 <= answer.status < 300:
+            self.store.settle_outbox(ids, Outcome("sent"))
+            return None
+        if answer.status == 429 or answer.status >= 500 or answer.status == 0:
+            attempts = max(item.attempts for item in ready)
+            delay = backoff_delay(settings, attempts, answer.retry_after)
+            retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+            self.store.settle_outbox(
+                ids, Outcome("retry", answer.error, retry_at, settings.max_attempts)
+            )
+            self.warn(f"capi: {answer.error}; {len(ids)} event(s) retried in {delay:.1f}s")
+            return delay
+        self.store.settle_outbox(ids, Outcome("failed", answer.error))
+        self.warn(f"capi: {answer.error}; {len(ids)} event(s) failed")
+        return None
+
+    def _prepare(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        """The items that can be sent, each with an ``event_source_url``; the others are
+        settled ``failed`` here (too old, no page URL)."""
+        oldest = (datetime.now(timezone.utc) - MAX_AGE).timestamp()
+        too_old = [item.id for item in items if item.payload.get("event_time", 0) < oldest]
+        if too_old:
+            why = "older than 7 days: Meta refuses it"
+            self.store.settle_outbox(too_old, Outcome("failed", why))
+            items = [item for item in items if item.id not in set(too_old)]
+        missing = [
+            (item.session_id, item.landing_page_id)
+            for item in items
+            if "event_source_url" not in item.payload
+        ]
+        urls = self.store.page_urls(missing) if missing else {}
+        ready: list[OutboxItem] = []
+        unknown: list[int] = []
+        for item in items:
+            if "event_source_url" not in item.payload:
+                url = urls.get((item.session_id, item.landing_page_id))
+                if url is None:
+                    unknown.append(item.id)
+                    continue
+                item.payload["event_source_url"] = url
+            ready.append(item)
+        if unknown:
+            why = "no page URL: the session has no stored PageView (event_source_url is required)"
+            self.store.settle_outbox(unknown, Outcome("failed", why))
+        return ready
+
+
+def start_forwarding(service: EventService) -> Forwarder | None:
+    """The forwarder of a service whose configuration has ``capi`` (None without), woken by
+    the service when it stores events to relay. The caller starts and stops it."""
+    settings = service.config.capi
+    if settings is None:
+        return None
+    forwarder = Forwarder(service.store, settings, service.config.warn)
+    service.on_outbox = forwarder.wake
+    return forwarder
