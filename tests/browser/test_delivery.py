@@ -20,8 +20,10 @@ The policy under test is ``aae_tracking_plugins/js/transport.js``:
   most 7 days) and resent on the next page load and on the ``online`` event.
 
 Long backoffs are not waited for: Playwright's clock (``page.clock.install()``, which fakes
-``Date``, ``setTimeout`` and ``requestIdleCallback`` and keeps running in real time) is fast
-forwarded, or a retry is triggered by the ``online`` event or the next page load.
+``Date``, ``setTimeout`` and ``requestIdleCallback``) is fast forwarded, or a retry is triggered by
+the ``online`` event or the next page load.  Tests that count requests per span of time pause the
+clock (``paused_clock``): then the page's time moves only when the test moves it, however slowly a
+loaded machine runs the page, and a step waits until the page has handled every answer it got.
 
 Zero page errors: uncaught exceptions and ``console.error`` messages are collected for every page
 of the context (``browser_page.errors``); the only ones tolerated are Chromium's own "Failed to
@@ -270,6 +272,39 @@ def step_clock(site: Site, ms: int, pause: float = 0.15) -> None:
         time.sleep(0.02)
 
 
+def paused_clock(page: Page) -> datetime:
+    """Install Playwright's fake clock on ``page``, paused: the page's ``Date.now()`` and timers
+    move only when the test moves them (``run_for``, ``fast_forward``).  Returns the fake time
+    ``t0`` it starts from; the page's clock then reads ``t0`` + 1 s until it is moved.
+
+    A clock running in real time made the request-timing tests depend on the machine's speed:
+    the real time a loaded machine spent between the page handling an answer and the test's
+    fast-forward counted as waited (a retry then came "sooner than allowed")."""
+    t0 = datetime.now(timezone.utc)
+    page.clock.install(time=t0)
+    page.clock.pause_at(t0 + timedelta(seconds=1))
+    return t0
+
+
+def boot_paused(page: Page) -> None:
+    """Let the tracker of a page under ``paused_clock`` start: its idle-time start is due within
+    1 s of the load (util.js ``later``)."""
+    page.wait_for_load_state()
+    page.clock.run_for(1_000)
+
+
+def wait_answers_handled(site: Site, failed: int, timeout: float = WAIT) -> None:
+    """Wait until the page has handled ``failed`` failed answers in a row: the backoff it stores
+    with them (``localStorage["_aae_b"]`` = ``[failures in a row, no request before]``,
+    transport.js ``save``) counts them.  The collector having answered is not enough: a loaded
+    browser may read the answer later, and the wait it computes starts from then."""
+    site.page.wait_for_function(
+        f"(JSON.parse(localStorage.getItem('_aae_b')) || [0])[0] >= {failed}",
+        timeout=timeout * 1000,
+        polling=50,
+    )
+
+
 def fresh_event(event_id: str, label: str, age: timedelta = timedelta(0)) -> Event:
     """An unconfirmed AddToCart as an earlier page would have stored it."""
     stamp = (datetime.now(timezone.utc) - age).isoformat(timespec="milliseconds")
@@ -437,14 +472,16 @@ def test_retryable_answers_are_retried_not_sooner_than_allowed_and_arrive_once(
     # takes it for an idle-connection timeout): fresh connections keep the test on the tracker.
     collector.keep_alive = False
     page = site.page
-    page.clock.install()
-    when: int | datetime | None = (
-        datetime.now(timezone.utc) + timedelta(seconds=30) if retry_after == "date" else None
-    )
-    collector.fail(status, retry_after=when if retry_after == "date" else retry_after)
+    t0 = paused_clock(page)
+    # The page reads the answer at t0 + 2 s (its clock is paused); the date is t0 + 31 s, cut
+    # to whole seconds (HTTP-date): at least 28 s after the answer.
+    when = t0 + timedelta(seconds=31) if retry_after == "date" else retry_after
+    collector.fail(status, retry_after=when)
     page.goto(site.url("cta.html"))
+    boot_paused(page)
     (first,) = collector.wait_for_attempts(1, timeout=WAIT)
     assert first.status == status
+    wait_answers_handled(site, 1)  # the wait is counted from the moment the page read it
 
     step_clock(site, not_before_ms)
     assert len(collector.attempts) == 1, "retried sooner than allowed"
@@ -514,13 +551,17 @@ def test_no_storm_while_the_collector_keeps_failing(
     """
     site = make_site()
     page = site.page
-    page.clock.install()
+    paused_clock(page)
     collector.fail(503)
     page.goto(site.url("cta.html"))
+    boot_paused(page)
     collector.wait_for_attempts(1, timeout=WAIT)
+    wait_answers_handled(site, 1)
     click_cta(page, "Add to cart", times=2)
     for _ in range(10):  # 10 s of fake time, a second at a time
         step_clock(site, 1_000, pause=0.05)
+        # Each failed probe is handled (its backoff counted) before time moves on.
+        wait_answers_handled(site, len(site.collector.attempts))
     assert 2 <= site.traffic.count <= 3, [a.status for a in collector.attempts]
 
     collector.recover()
