@@ -1076,3 +1076,48 @@ def test_two_tabs_resending_the_shared_queue_count_each_event_once(
     assert sorted(labels(events)) == ["tab 0", "tab 1"]
     assert collector.duplicates >= 1  # both tabs did resend the shared queue
     assert site.errors == []
+
+
+# Stores the page's queue (the tracker's pagehide handling: transport.js ``flush``) when another
+# tab of the site sets localStorage["aae_test_store"]: the tabs that get that storage event store
+# at the same moment.
+STORE_ON_SIGNAL = """
+addEventListener('storage', (event) => {
+  if (event.key === 'aae_test_store') dispatchEvent(new PageTransitionEvent('pagehide'));
+});
+"""
+
+
+def test_two_tabs_storing_at_the_same_moment_keep_each_others_events(
+    make_site: SiteFactory, collector: EventCollector
+) -> None:
+    """Two tabs store their unconfirmed events at the same moment, five times: each reads the
+    stored queue, adds its own events and writes it back. A tab's view of ``localStorage``
+    catches up with another tab's write asynchronously (tabs live in different renderer
+    processes), so the last write can lack the other tab's events; the stored queue must still
+    end up holding every event, since it is all a tab closed next leaves behind.
+
+    Before transport.js answered the other tab's write (its ``storage`` event), the first round
+    already ended with one tab's events only."""
+    site = make_site()
+    collector.delay(30)  # the requests hang: the events stay unconfirmed, nothing else stores
+    tabs = [site.context.new_page() for _ in range(2)]
+    for n, tab in enumerate(tabs):
+        tab.add_init_script(STORE_ON_SIGNAL)
+        tab.goto(site.url("cta.html"))
+        click_cta(tab, f"tab {n}")
+    deadline = time.monotonic() + WAIT
+    while len(collector.attempts) < 4:  # both tabs started and sent (the answers hang)
+        assert time.monotonic() < deadline, "the tabs did not send their events"
+        time.sleep(0.05)
+    signal = site.page
+    signal.goto(site.url("untracked.html"))
+    for round_ in range(5):
+        signal.evaluate("(n) => localStorage.setItem('aae_test_store', n)", str(round_))
+        wait_stored(signal, 4, timeout=5)
+        quiet(signal, 0.2)
+        kept = stored(signal)
+        assert types(kept) == {"PageView": 2, "AddToCart": 2}, f"round {round_}: {types(kept)}"
+        assert sorted(labels(kept)) == ["tab 0", "tab 1"]
+    collector.delay(0)
+    assert site.errors == []
