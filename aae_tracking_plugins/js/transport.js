@@ -34,6 +34,8 @@ var next = 0; // no request before this time (ms) while failing
 var timer;
 var ready;
 var kept; // the stored queue holds events
+var own = new WeakSet(); // events made on this page
+var held = new WeakSet(); // ... that this page has stored
 var gone; // the page is being left (pagehide)
 
 // The collector's URL (see `endpoint`). 0 drops the queue; with `forget`
@@ -155,6 +157,7 @@ export function drain(now) {
 
 export function send(event) {
   if (endpoint != 0) {
+    own.add(event);
     queue.push(event);
     if (queue.length > 100) queue.shift();
     if (!timer) drain();
@@ -171,6 +174,7 @@ function save() {
     .filter((event) => !seen.has(event.event_id) && !done.has(event.event_id) && seen.add(event.event_id));
   kept = all.length;
   store(KEY, kept ? all.slice(-100) : null);
+  queue.forEach((event) => own.has(event) && held.add(event));
   // The next page load keeps to the backoff instead of starting afresh.
   store(BACKOFF, fails ? [fails, next] : null);
 }
@@ -203,6 +207,19 @@ export function start() {
     // Back from the back/forward cache: the page is no longer being left.
     on(win, "pageshow", () => {
       gone = 0;
+    });
+    // Another tab stored the queue without events this page stored: its view
+    // of storage had not caught up with this page's write (tabs in different
+    // processes see each other's writes late; no storage mutex: HTML
+    // standard, "Web storage"), and the last write won. Store them again,
+    // with that tab's. Only this page's own events, so an event another tab
+    // confirmed is not brought back; not when the queue is full (the bound
+    // dropped them).
+    on(win, "storage", (event) => {
+      if (event.key == KEY) {
+        var ids = valid(JSON.parse(event.newValue)).map((other) => other.event_id);
+        if (ids.length < 100 && queue.some((mine) => held.has(mine) && !ids.includes(mine.event_id))) save();
+      }
     });
   }
 }
