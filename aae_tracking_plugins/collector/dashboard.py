@@ -7,9 +7,11 @@
   currency, :mod:`.storage.funnel`, the numbers of ``aae-tracking report``) drawn as SVG bars,
   then the latest events, newest first. ``?landing_page_id=`` and ``?campaign_id=`` filter
   both (each must match the contract's ``Id`` pattern: else 422).
-* ``GET /dashboard/panels`` (same filters): the live part of the page alone, with an ``ETag``;
-  304 when ``If-None-Match`` names the current one. The page's script polls it
-  (``static/dashboard.min.js``, built from ``js/dashboard.js``) every :data:`POLL_MS`.
+* ``GET /dashboard/panels`` (same filters): the live part of the page alone, with a weak
+  ``ETag`` of the state it shows (:func:`~.dashboard_view.state_tag`: from the latest events,
+  a cheap query); 304, without the funnel query, when ``If-None-Match`` names the current
+  one. The page's script polls it (``static/dashboard.min.js``, built from
+  ``js/dashboard.js``) every :data:`POLL_MS`.
 * ``GET /dashboard/assets/dashboard.css`` and ``.../dashboard.js``: the page's style and script.
 
 Access is the listing's (:class:`~.access.ReadAccess`): clients on loopback only, unless
@@ -25,6 +27,7 @@ fetches from the collector itself only, nothing inline, no framing).
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Mapping
 from http import HTTPStatus
 from importlib.resources import files
@@ -36,11 +39,11 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from aae_tracking_plugins.collector.dashboard_view import (
-    etag,
     event_lines,
     funnel_panels,
     render_page,
     render_panels,
+    state_tag,
 )
 from aae_tracking_plugins.collector.service import EventService
 from aae_tracking_plugins.collector.storage import EventQuery, FunnelQuery, StorageUnavailable
@@ -138,13 +141,18 @@ class _Dashboard:
         if status:
             raise _Refused(status, reason)
 
-    def panels_html(self, filters: Mapping[str, str | None]) -> str:
-        """The live part's HTML for these filters (runs in a worker thread: it queries)."""
-        store = self.service.store
+    def read(self, filters: Mapping[str, str | None], known: str | None) -> tuple[str, str | None]:
+        """``(tag, html)`` of the live part for these filters; ``html`` None when ``tag`` is
+        ``known`` (the client has it: the funnel query is skipped). Runs in a worker thread:
+        it queries. See :func:`~.dashboard_view.state_tag`."""
         page, campaign = filters["landing_page_id"], filters["campaign_id"]
-        rows = store.funnel(FunnelQuery(landing_page_id=page, campaign_id=campaign))
         events = self.service.latest(EventQuery(page, campaign, limit=LATEST))
-        return render_panels(funnel_panels(rows), event_lines(events), self.forwarding())
+        forwarding = self.forwarding()
+        tag = state_tag(events, forwarding, time.time())
+        if tag == known:
+            return tag, None
+        rows = self.service.store.funnel(FunnelQuery(landing_page_id=page, campaign_id=campaign))
+        return tag, render_panels(funnel_panels(rows), event_lines(events), forwarding)
 
     def forwarding(self) -> dict[str, int] | None:
         """The Conversions API outbox counts by state, or None (panel left out).
@@ -154,11 +162,13 @@ class _Dashboard:
         """
         return None
 
-    async def render(self, filters: Mapping[str, str | None]) -> str:
-        """:meth:`panels_html` off the event loop; :class:`_Refused` 503 when the database is
+    async def render(
+        self, filters: Mapping[str, str | None], known: str | None = None
+    ) -> tuple[str, str | None]:
+        """:meth:`read` off the event loop; :class:`_Refused` 503 when the database is
         unavailable."""
         try:
-            return await run_in_threadpool(self.panels_html, filters)
+            return await run_in_threadpool(self.read, filters, known)
         except StorageUnavailable:
             raise _Refused(503, "the database is unavailable; this page retries") from None
 
@@ -175,15 +185,16 @@ class _Dashboard:
                 return self.take_token(request, token)
             self.check_access(request)
             filters = _filters(landing_page_id, campaign_id)
-            panels = await self.render(filters)
+            tag, panels = await self.render(filters)
         except _Refused as refused:
             return _refusal_page(refused)
+        assert panels is not None  # no tag was known
         query = urlencode({name: value for name, value in filters.items() if value is not None})
         context = {
             "filters": filters,
             "panels_url": PANELS_PATH + (f"?{query}" if query else ""),
             "poll_ms": POLL_MS,
-            "etag": etag(panels),
+            "etag": tag,
             "assets": "dashboard/assets/",
         }
         return _page(200, render_page(panels, context))
@@ -217,11 +228,11 @@ class _Dashboard:
         """GET /dashboard/panels: the live part, 304 when ``If-None-Match`` still holds."""
         try:
             self.check_access(request)
-            panels = await self.render(_filters(landing_page_id, campaign_id))
+            filters = _filters(landing_page_id, campaign_id)
+            tag, panels = await self.render(filters, request.headers.get("if-none-match"))
         except _Refused as refused:
             return _refusal_page(refused)
-        tag = etag(panels)
-        if request.headers.get("if-none-match") == tag:
+        if panels is None:
             return Response(status_code=304, headers={**_HEADERS, "ETag": tag})
         return _page(200, panels, {"ETag": tag})
 

@@ -31,18 +31,21 @@ from aae_tracking_plugins.collector.storage.funnel import STEPS
 
 __all__ = [
     "BAR_WIDTH",
+    "REFRESH_SECONDS",
     "EventLine",
     "FunnelPanel",
     "Step",
-    "etag",
     "event_lines",
     "funnel_panels",
     "render_page",
     "render_panels",
+    "state_tag",
 ]
 
 #: Width in SVG user units (px) of a bar at 100 % of the row's PageView sessions.
 BAR_WIDTH: Final = 200
+#: The live part is rendered again at least this often (seconds), changed or not.
+REFRESH_SECONDS: Final = 30
 _BAR_HEIGHT: Final = 16
 _BAR_GAP: Final = 6
 
@@ -197,9 +200,25 @@ def render_panels(
     )
 
 
-def etag(panels_html: str) -> str:
-    """A strong ETag (RFC 9110 section 8.8.3) of the panels' HTML: equal HTML, equal tag."""
-    return '"' + hashlib.sha256(panels_html.encode()).hexdigest()[:32] + '"'
+def state_tag(
+    events: Sequence[StoredEvent], forwarding: Mapping[str, int] | None, moment: float
+) -> str:
+    """A weak ETag (RFC 9110 section 8.8.3) of what the live part would show, from cheap
+    reads only: the latest events (their ids and arrival times), the forwarding counts, and
+    the :data:`REFRESH_SECONDS` period ``moment`` (a ``time.time()``) falls in.
+
+    An event stored since the last poll is among the latest ones and changes the tag, so the
+    funnel query runs only when something changed. The period covers the one case the latest
+    events miss (an event whose commit was overtaken by :data:`~.dashboard.LATEST` events
+    received after it, under load from several processes): the page is rendered again at
+    least once a period.
+    """
+    digest = hashlib.sha256()
+    for stored in events:
+        digest.update(f"{stored.received_at.isoformat()} {stored.event.get('event_id')}\n".encode())
+    digest.update(repr(sorted((forwarding or {}).items())).encode())
+    digest.update(str(int(moment // REFRESH_SECONDS)).encode())
+    return 'W/"' + digest.hexdigest()[:32] + '"'
 
 
 def render_page(panels_html: str, context: Mapping[str, Any]) -> str:
@@ -207,7 +226,7 @@ def render_page(panels_html: str, context: Mapping[str, Any]) -> str:
 
     ``context``: ``filters`` (``landing_page_id``, ``campaign_id``: str or None),
     ``panels_url`` (the live part's URL, relative), ``poll_ms`` (polling interval),
-    ``etag`` (of ``panels_html``), ``assets`` (the assets' URL prefix, relative).
+    ``etag`` (:func:`state_tag`), ``assets`` (the assets' URL prefix, relative).
     """
     template = _environment().get_template("dashboard.html.j2")
     return template.render(panels_html=Markup(panels_html), **context)
