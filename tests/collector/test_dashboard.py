@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from aae_tracking_plugins.collector.dashboard import CSP, TOKEN_COOKIE
+from aae_tracking_plugins.collector.dashboard_view import REFRESH_SECONDS, render_panels, state_tag
 from aae_tracking_plugins.collector.server import CollectorServer, create_app
 from aae_tracking_plugins.collector.service import CollectorConfig
+from aae_tracking_plugins.collector.storage import StoredEvent
 from tests.collector.dashboard_helpers import (
     event_texts,
     expected_table,
@@ -19,6 +22,7 @@ from tests.collector.dashboard_helpers import (
     outside_address,
     seed,
 )
+from tests.collector.report_data import LATER, T0
 from tests.collector_helpers import InProcessCollector, post, request, running_collector
 from tests.events import make_event
 
@@ -188,3 +192,27 @@ def test_a_token_given_when_none_is_configured_is_only_dropped(tmp_path: Path) -
         answer = request(collector.url, "GET", "/?token=anything")
     assert (answer.status, answer.headers["location"]) == (303, "/")
     assert "set-cookie" not in answer.headers
+
+
+# --------------------------------------------------------------------------- the live part
+
+
+def test_the_state_tag_changes_with_what_the_page_would_show() -> None:
+    events = [StoredEvent(T0, {"event_id": "a"})]
+    tag = state_tag(events, None, 0.0)
+    assert tag.startswith('W/"')
+    assert state_tag(events, None, REFRESH_SECONDS - 0.1) == tag
+    assert state_tag(events, None, REFRESH_SECONDS) != tag  # rendered again once a period
+    assert state_tag([StoredEvent(T0, {"event_id": "b"}), *events], None, 0.0) != tag
+    assert state_tag([StoredEvent(LATER, {"event_id": "a"})], None, 0.0) != tag
+    assert state_tag(events, {"pending": 1}, 0.0) != tag
+    assert state_tag(events, {"pending": 1}, 0.0) != state_tag(events, {"pending": 2}, 0.0)
+
+
+def test_the_forwarding_panel_shows_the_outbox_counts_when_given() -> None:
+    """Room for the Conversions API outbox: rendered only when the dashboard has counts."""
+    assert "Forwarding" not in render_panels([], [], None)
+    html = render_panels([], [], {"pending": 3, "failed": 1})
+    tree = lxml.html.fromstring(html)
+    assert tree.xpath("string(//dd[@data-field='outbox_pending'])") == "3"
+    assert tree.xpath("string(//dd[@data-field='outbox_failed'])") == "1"
