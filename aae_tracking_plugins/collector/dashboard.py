@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from aae_tracking_plugins.collector.dashboard_view import (
@@ -102,8 +103,6 @@ def _page(status: int, body: str, headers: Mapping[str, str] | None = None) -> R
 
 def _refusal_page(refused: _Refused) -> Response:
     """A one-line error as a small page (the reason is our own text, escaped all the same)."""
-    from markupsafe import escape
-
     title = HTTPStatus(refused.status).phrase
     body = (
         f"<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
