@@ -30,6 +30,9 @@ for (let bits = 0; bits < 2 ** FLAGS.length; bits++) {
   const name = ["tracker", ...FLAGS.filter((flag) => flags[flag]).map((flag) => flag.toLowerCase())];
   VARIANTS.push({ file: name.join(".") + ".min.js", entry: "tracker.js", flags });
 }
+// Not the tracker: the live updates of the stored collector's dashboard
+// (collector/dashboard.py serves it; no flags).
+VARIANTS.push({ file: "dashboard.min.js", entry: "dashboard.js", flags: {} });
 
 mkdirSync(out, { recursive: true });
 for (const variant of VARIANTS) {

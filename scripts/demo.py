@@ -1,8 +1,12 @@
 """`make demo`: build both sample sites against a local collector, serve them, show the events.
 
-Runs a scripted visitor in headless Chromium once (so events appear straight away), then keeps
-serving until Ctrl-C so you can visit the printed URLs yourself. ``--visit-and-exit`` stops after
-the scripted visit (used by the test suite).
+The collector is the stored one (``aae-tracking collect``'s app, docs/collector.md) on a fresh
+SQLite file, ``build/demo-events.db`` (deleted at the start of each demo, kept after it: ``aae-
+tracking report --database sqlite:///build/demo-events.db`` reads it). Runs a scripted visitor in
+headless Chromium once (so events appear straight away), prints the funnel, then keeps serving
+until Ctrl-C so you can visit the printed URLs yourself and watch the dashboard (opened in your
+browser when there is a display; ``--no-open`` not). ``--visit-and-exit`` stops after the scripted
+visit (used by the test suite).
 """
 
 from __future__ import annotations
@@ -16,17 +20,23 @@ import subprocess
 import sys
 import threading
 import time
+import webbrowser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from aae_tracking_plugins.collector import EventCollector
+from aae_tracking_plugins.collector.report import render
+from aae_tracking_plugins.collector.server import CollectorServer, create_app
+from aae_tracking_plugins.collector.service import CollectorConfig, EventService
+from aae_tracking_plugins.collector.storage import FunnelQuery
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' Chromium switches are the demo's too
 from tests.static_server import CHROMIUM_ARGS  # noqa: E402
 
 BUILD = ROOT / "build" / "demo"
+# Beside BUILD, not in it: build() empties BUILD after the collector has opened the database.
+DATABASE = ROOT / "build" / "demo-events.db"
 PELICAN = ROOT / ".venv-pelican" / "bin" / "pelican"
 # (path, CTA ids to click) per site, in the order a visitor would go.
 # #book-call sends a Lead (the sites' tracking plan), the FAQ's <summary> a faq_open (its
@@ -97,17 +107,59 @@ def build(api_base_url: str) -> dict[str, Path]:
     return sites
 
 
-def wait_quiet(collector: EventCollector, quiet: float = 3.0, limit: float = 15.0) -> None:
+class Lines:
+    """Prints the collector's lines (one per event, one per refused request), counting the
+    refusals."""
+
+    def __init__(self) -> None:
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            if line[10:].startswith("refused "):  # after the HH:MM:SS clock
+                self.refused += 1
+            print(line, flush=True)
+
+
+def start_collector(preferred_port: int, lines: Lines) -> CollectorServer:
+    """The stored collector on a fresh :data:`DATABASE`, on the preferred port or any free one."""
+    DATABASE.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DATABASE}{suffix}").unlink(missing_ok=True)
+    config = CollectorConfig(database_url=f"sqlite:///{DATABASE}", echo=lines, warn=lines)
+    app = create_app(config)
+    for port in (preferred_port, 0):
+        try:
+            return CollectorServer(app, port=port).start()
+        except OSError:
+            if port == 0:
+                raise
+    raise AssertionError("unreachable")
+
+
+def arrived(service: EventService) -> int:
+    """Events the collector acknowledged so far (stored, or resent and already stored)."""
+    return service.stored + service.duplicates
+
+
+def wait_quiet(service: EventService, quiet: float = 3.0, limit: float = 15.0) -> None:
     """Until no event has arrived for ``quiet`` seconds (the tracker sends at idle time)."""
     deadline = time.monotonic() + limit
-    seen, since = len(collector.events), time.monotonic()
+    seen, since = arrived(service), time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - since < quiet:
         time.sleep(0.1)
-        if len(collector.events) != seen:
-            seen, since = len(collector.events), time.monotonic()
+        if arrived(service) != seen:
+            seen, since = arrived(service), time.monotonic()
 
 
-def scripted_visit(urls: dict[str, str], collector: EventCollector) -> None:
+def can_open_a_browser() -> bool:
+    """Whether ``webbrowser`` would open a graphical browser (not a text one in this terminal)."""
+    graphical = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    return sys.platform in ("darwin", "win32") or bool(graphical)
+
+
+def scripted_visit(urls: dict[str, str], service: EventService) -> None:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
@@ -124,7 +176,7 @@ def scripted_visit(urls: dict[str, str], collector: EventCollector) -> None:
                     page.click(selector)
                     page.wait_for_load_state()
                     time.sleep(0.4)  # let the event land so the log reads in order
-            wait_quiet(collector)  # the last page's events, sent when the browser is idle
+            wait_quiet(service)  # the last page's events, sent when the browser is idle
         browser.close()
 
 
@@ -132,10 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--visit-and-exit", action="store_true", help="stop after the visit")
     parser.add_argument("--collector-port", type=int, default=8765)
+    parser.add_argument("--no-open", action="store_true", help="do not open the dashboard")
     args = parser.parse_args(argv)
 
-    collector = EventCollector(port=free_port(args.collector_port), echo=print).start()
+    lines = Lines()
+    collector = start_collector(args.collector_port, lines)
+    service: EventService = collector.app.state.service
+    dashboard = collector.url + "/"
     print(f"demo: collector listening at {collector.url} (events print below as they arrive)")
+    print(f"demo: events stored in {DATABASE} (SQLite; a new file each demo)")
     sites = build(collector.url)
     ports = {"mkdocs": 8001, "pelican": 8002}
     servers = {name: serve(path, ports[name]) for name, path in sites.items()}
@@ -145,13 +202,22 @@ def main(argv: list[str] | None = None) -> int:
     print("\ndemo: the sample sites are served at")
     for name, url in urls.items():
         print(f"  {name:8} {url}/")
+    print(f"  {'dashboard':8} {dashboard}  (the funnel and the latest events, live)")
     try:
-        scripted_visit(urls, collector)
-        events = collector.events
-        print(f"\ndemo: {len(events)} events arrived, {len(collector.rejected)} rejected")
+        scripted_visit(urls, service)
+        print(
+            f"\ndemo: {service.stored} events stored ({service.duplicates} duplicates not "
+            f"stored again), {lines.refused} rejected"
+        )
+        print("demo: the funnel (aae-tracking report):")
+        print(render(service.store.funnel(FunnelQuery()), "table"), end="")
         if args.visit_and_exit:
-            return 0 if events and not collector.rejected else 1
-        print("demo: open the URLs above in a browser to send your own events; Ctrl-C stops.")
+            return 0 if service.stored and not lines.refused else 1
+        print(f"demo: the dashboard is at {dashboard}")
+        if not args.no_open and can_open_a_browser():
+            webbrowser.open(dashboard)
+        print("demo: open the site URLs above in a browser to send your own events and watch")
+        print("      them arrive on the dashboard; Ctrl-C stops.")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

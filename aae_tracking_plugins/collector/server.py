@@ -1,7 +1,8 @@
 """The stored collector as an application: the app factory, and uvicorn serving it.
 
-* :func:`create_app` builds a FastAPI app: the events router (:mod:`.api`) and ``GET /healthz``
-  (200 ``{"status": "ok", "database": "sqlite"}`` while the database answers, 503 when not).
+* :func:`create_app` builds a FastAPI app: the events router (:mod:`.api`), the dashboard at
+  ``/`` (:mod:`.dashboard`) and ``GET /healthz`` (200 ``{"status": "ok", "database":
+  "sqlite"}`` while the database answers, 503 when not).
 * :func:`app_from_environment` is the same, configured by ``AAE_COLLECTOR_*`` variables, for
   ``uvicorn --factory aae_tracking_plugins.collector.server:app_from_environment`` (several
   worker processes: ``--workers N``).
@@ -25,6 +26,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from aae_tracking_plugins.collector.api import events_router, json_response
+from aae_tracking_plugins.collector.dashboard import dashboard_router
 from aae_tracking_plugins.collector.forwarding import start_forwarding
 from aae_tracking_plugins.collector.responses import Health
 from aae_tracking_plugins.collector.service import CollectorConfig, EventService
@@ -74,6 +76,7 @@ def create_app(
     app.state.service = service
     app.state.forwarder = forwarder
     app.include_router(events_router(service))
+    app.include_router(dashboard_router(service))
 
     @app.get(HEALTH_PATH, response_model=Health, tags=["health"])
     async def healthz() -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from aae_tracking_plugins.collector.storage import FunnelQuery, open_store
 from tests.sites import ROOT
 
 
@@ -33,3 +34,10 @@ def test_demo_builds_serves_and_shows_events() -> None:
     assert sum("Lead" in line and "source=landing" in line for line in lines) == 2
     assert sum("faq_open" in line and "question=delivery" in line for line in lines) == 2
     assert "0 rejected" in result.stdout
+    # The stored collector: its dashboard's URL printed, the funnel read back from the SQLite file.
+    assert any(line.startswith("  dashboard http://127.0.0.1:") for line in lines)
+    with open_store(f"sqlite:///{ROOT / 'build' / 'demo-events.db'}") as store:
+        funnel = store.funnel(FunnelQuery(landing_page_id="lp_spring_desk"))
+    assert sum(row.page_views for row in funnel) == 4  # two sessions, two campaigns each
+    assert sum(row.purchases for row in funnel) == 1  # ORD-1001 stored once
+    assert "lp_spring_desk  camp_spring_2026" in result.stdout  # the report's table
