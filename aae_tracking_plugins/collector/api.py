@@ -159,7 +159,7 @@ class _Endpoints:
             return _refusal_response(refusal, headers)
         received_at = datetime.now(timezone.utc)
         try:
-            accepted, duplicates = await run_in_threadpool(service.ingest, events, received_at)
+            accepted, duplicates = await service.ingest_async(events, received_at)
         except StorageUnavailable:
             return _unavailable(service, headers)
         return json_response(200, {"accepted": accepted, "duplicates": duplicates}, headers)

@@ -49,6 +49,9 @@ __all__ = [
 #: URL, a user agent or a referrer is far shorter; 8 KiB is the header line most HTTP servers
 #: allow (nginx's ``large_client_header_buffers``), so no real page address is longer.
 MAX_TEXT_CHARS: Final = 8192
+# Blocks of a body that must each hold a quote (see _may_hold_bad_text): 2 * _BLOCK - 1 must
+# not exceed MAX_TEXT_CHARS.
+_BLOCK: Final = MAX_TEXT_CHARS // 2
 
 
 @dataclass(frozen=True)
@@ -198,10 +201,19 @@ def _may_hold_bad_text(body: bytes) -> bool:
     """Whether step 5 must look (most bodies skip it): a NUL or a surrogate can only come from
     a \\u escape (raw ones are refused by the JSON and UTF-8 decoders), and a string of more
     than :data:`MAX_TEXT_CHARS` characters needs as many bytes between two quotes, or an
-    escaped quote in it."""
+    escaped quote in it.
+
+    The run between quotes is checked by blocks (a split of a 40 KB batch at every quote took
+    a tenth of its time): a run of more than ``2 * _BLOCK - 1`` bytes covers a whole aligned
+    block, so when every whole block holds a quote no run is that long."""
     if b"\\u" in body or b'\\"' in body:
         return True
-    return len(body) > MAX_TEXT_CHARS and max(map(len, body.split(b'"'))) > MAX_TEXT_CHARS
+    if len(body) <= MAX_TEXT_CHARS:
+        return False
+    whole_blocks = range(0, len(body) - _BLOCK + 1, _BLOCK)
+    if all(body.find(b'"', start, start + _BLOCK) >= 0 for start in whole_blocks):
+        return False
+    return max(map(len, body.split(b'"'))) > MAX_TEXT_CHARS
 
 
 def _contract_problems(obj: object) -> list[FieldProblem]:
