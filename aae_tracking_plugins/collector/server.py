@@ -210,6 +210,11 @@ class CollectorServer:
             raise RuntimeError("collector server did not start")
         return self
 
+    def request_exit(self) -> None:
+        """Ask :meth:`serve` to return: at once if it has started, else as soon as it has
+        (safe in a signal handler: it only sets uvicorn's flag)."""
+        self._server.should_exit = True
+
     def stop(self) -> None:
         """Stop serving (requests in flight finish) and close the app; safe to call twice."""
         self._server.should_exit = True
