@@ -268,6 +268,12 @@ def main() -> int:
                 results[kind, mode] = result
                 print(result.line(args.concurrency), flush=True)
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    for (kind, mode), result in results.items():
+        per_event = result.collector_cpu / result.events
+        print(
+            f"{kind} {mode}: the collector spent {per_event * 1e6:.0f} us of CPU per event: "
+            f"one free core would take {1 / per_event:,.0f} events/s"
+        )
     for mode in ("single", "batch"):
         if ("sqlite", mode) in results and ("postgresql", mode) in results:
             ratio = results["postgresql", mode].rate / results["sqlite", mode].rate
