@@ -107,11 +107,15 @@ class Result:
 def bodies(count: int, per_request: int) -> list[bytes]:
     events = [make_event("PageView", event_id=str(uuid.uuid4())) for _ in range(count)]
     if per_request == 1:
-        return [json.dumps(event).encode() for event in events]
+        return [_as_tracker(event) for event in events]
     return [
-        json.dumps({"events": events[i : i + per_request]}).encode()
-        for i in range(0, count, per_request)
+        _as_tracker({"events": events[i : i + per_request]}) for i in range(0, count, per_request)
     ]
+
+
+def _as_tracker(body: object) -> bytes:
+    """``body`` encoded as the tracker's ``JSON.stringify`` does: compact, non-ASCII as is."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 async def _client(host: str, port: int, queue: list[bytes], latencies: list[float]) -> None:
