@@ -204,11 +204,14 @@ class SQLiteStore(EventStore):
         stored: set[str] = set()
         if not rows:
             return stored
+        # The rows of one request share their received_at: format each moment once (strftime
+        # per row was a sixth of the writer's time on batches).
+        times = {moment: _format_time(moment) for moment in {row.received_at for row in rows}}
         with self._transaction("cannot write to") as connection:
             for start in range(0, len(rows), _ROWS_PER_INSERT):
                 chunk = rows[start : start + _ROWS_PER_INSERT]
                 sql = _INSERT.format(rows=", ".join([_ROW] * len(chunk)))
-                values = [value for row in chunk for value in _values(row)]
+                values = [value for row in chunk for value in _values(row, times[row.received_at])]
                 stored.update(found[0] for found in connection.execute(sql, values))
         return stored
 
@@ -277,10 +280,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime(_TIME_FORMAT)
 
 
-def _values(row: EventRow) -> tuple[object, ...]:
+def _values(row: EventRow, received_at: str) -> tuple[object, ...]:
     return (
         row.event_id,
-        row.received_at.strftime(_TIME_FORMAT),
+        received_at,
         row.event_type,
         row.landing_page_id,
         row.campaign_id,
