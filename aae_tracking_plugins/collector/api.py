@@ -169,7 +169,7 @@ class _Endpoints:
         received_at = datetime.now(timezone.utc)
         try:
             if context is None:
-                accepted, duplicates = await run_in_threadpool(service.ingest, events, received_at)
+                accepted, duplicates = await service.ingest_async(events, received_at)
             else:
                 accepted, duplicates = await run_in_threadpool(
                     service.ingest_from, events, received_at, context

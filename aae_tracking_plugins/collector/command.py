@@ -126,8 +126,8 @@ def collect_command(
     except OSError as exc:
         service.store.close()
         raise _Exit(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    _banner(server, config)
-    with _quiet_signals():
+    with _quiet_signals(server.request_exit):
+        _banner(server, config)
         server.serve()
     click.echo(
         f"stopped; {service.stored} event(s) stored, {service.duplicates} duplicate(s) not stored"
@@ -195,12 +195,15 @@ def _capi_line(config: CollectorConfig) -> str:
 
 
 @contextmanager
-def _quiet_signals() -> Iterator[None]:
+def _quiet_signals(request_exit: Callable[[], None]) -> Iterator[None]:
     """Ctrl-C and SIGTERM end uvicorn's loop (its own handlers), which then raises the signal
-    again for its caller: here, a handler that ignores it, so both end as cleanly."""
+    again for its caller: here, a handler that only asks the server to exit, so both end as
+    cleanly. It also catches a signal that arrives before uvicorn installs its handlers (once
+    the banner is out, a supervisor may stop the collector at once): the server then exits as
+    soon as it has started, instead of the signal being lost."""
 
     def ignore(signum: int, frame: FrameType | None) -> None:
-        pass
+        request_exit()
 
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set in the main thread (uvicorn sets none either)

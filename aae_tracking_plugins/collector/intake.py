@@ -19,6 +19,10 @@ event is dropped, not retried; docs/collector.md, "The API"):
    :func:`~aae_tracking_plugins.core.contract.payload_problems` checks: 422 with one problem
    per field. The contract has the last word.
 
+A body the tracker sent (compact JSON) first takes a fast path (:func:`_canonical_json`): when
+orjson's re-encoding of it is the body itself and the models accept it, it is accepted as
+steps 3-6 would; anything else goes through the steps above, so every refusal is theirs.
+
 Refusals carry ``(field, message)`` problems; fields are named like the contract's messages:
 ``user_agent``, ``event_data.currency``, ``events[2].event_id``, ``event`` for the whole event.
 """
@@ -31,6 +35,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
+
+import orjson
 
 from aae_tracking_plugins.collector.models import valid_events
 from aae_tracking_plugins.collector.wire import Event, content_type_problem, payload_events
@@ -49,6 +55,9 @@ __all__ = [
 #: URL, a user agent or a referrer is far shorter; 8 KiB is the header line most HTTP servers
 #: allow (nginx's ``large_client_header_buffers``), so no real page address is longer.
 MAX_TEXT_CHARS: Final = 8192
+# Blocks of a body that must each hold a quote (see _may_hold_bad_text): 2 * _BLOCK - 1 must
+# not exceed MAX_TEXT_CHARS.
+_BLOCK: Final = MAX_TEXT_CHARS // 2
 
 
 @dataclass(frozen=True)
@@ -198,10 +207,39 @@ def _may_hold_bad_text(body: bytes) -> bool:
     """Whether step 5 must look (most bodies skip it): a NUL or a surrogate can only come from
     a \\u escape (raw ones are refused by the JSON and UTF-8 decoders), and a string of more
     than :data:`MAX_TEXT_CHARS` characters needs as many bytes between two quotes, or an
-    escaped quote in it."""
+    escaped quote in it.
+
+    The run between quotes is checked by blocks (a split of a 40 KB batch at every quote took
+    a tenth of its time): a run of more than ``2 * _BLOCK - 1`` bytes covers a whole aligned
+    block, so when every whole block holds a quote no run is that long."""
     if b"\\u" in body or b'\\"' in body:
         return True
-    return len(body) > MAX_TEXT_CHARS and max(map(len, body.split(b'"'))) > MAX_TEXT_CHARS
+    if len(body) <= MAX_TEXT_CHARS:
+        return False
+    whole_blocks = range(0, len(body) - _BLOCK + 1, _BLOCK)
+    if all(body.find(b'"', start, start + _BLOCK) >= 0 for start in whole_blocks):
+        return False
+    return max(map(len, body.split(b'"'))) > MAX_TEXT_CHARS
+
+
+def _canonical_json(body: bytes) -> object | None:
+    """The fast path of steps 3 and 4 (orjson, in Rust): the decoded body when orjson's own
+    compact encoding of what it decoded is ``body`` byte for byte, else None (then
+    :func:`decode_json` decides, as for every body before).
+
+    Why that is enough: the re-encoding holds each object's keys once, so a body equal to it
+    has no repeated key; orjson refuses ``NaN``, ``Infinity``, numbers beyond a double, bytes
+    that are not UTF-8, raw control characters and unpaired surrogates, and reads an integer
+    beyond 64 bits as a float, which encodes otherwise. Equal text decodes to equal values
+    with either parser (both round floats correctly). What the tracker sends
+    (``JSON.stringify``: compact, non-ASCII unescaped) is such a body; a body with spaces or
+    escapes takes the strict path. Measured on a batch of 100 events: 240 µs against 590 µs.
+    """
+    try:
+        obj = orjson.loads(body)
+        return obj if orjson.dumps(obj) == body else None
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return None
 
 
 def _contract_problems(obj: object) -> list[FieldProblem]:
@@ -219,6 +257,9 @@ def read_events(body: bytes, content_type: str | None) -> list[Event]:
     problem = content_type_problem(content_type)
     if problem:
         raise Refusal(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, problem)
+    fast = _canonical_json(body)
+    if fast is not None and not _may_hold_bad_text(body) and valid_events(fast) is not None:
+        return [event for event in payload_events(fast) if isinstance(event, dict)]
     obj = decode_json(body)
     if _may_hold_bad_text(body):
         bad_text = text_problems(obj)

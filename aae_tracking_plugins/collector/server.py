@@ -6,6 +6,9 @@
 * :func:`app_from_environment` is the same, configured by ``AAE_COLLECTOR_*`` variables, for
   ``uvicorn --factory aae_tracking_plugins.collector.server:app_from_environment`` (several
   worker processes: ``--workers N``).
+* :class:`EventsShortcut` (installed by :func:`create_app`) hands ``POST`` requests of the events
+  path straight to the router's handler, past FastAPI's routing and request machinery: the
+  collector's hot path (docs/collector.md, "Load").
 * :class:`CollectorServer` runs an app with uvicorn on a socket it binds first (so port 0 gets
   a free port and the URL is known before serving), in the calling thread (:meth:`serve`, what
   ``aae-tracking collect`` does) or in a background thread (:meth:`start`, what tests do).
@@ -14,16 +17,19 @@
 from __future__ import annotations
 
 import errno
+import inspect
 import socket
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aae_tracking_plugins.collector.api import events_router, json_response
 from aae_tracking_plugins.collector.dashboard import dashboard_router
@@ -34,7 +40,48 @@ from aae_tracking_plugins.collector.storage import EventStore, StorageUnavailabl
 from aae_tracking_plugins.collector.wire import EVENTS_PATH, HEALTH_PATH
 from aae_tracking_plugins.core.version import __version__
 
-__all__ = ["CollectorServer", "app_from_environment", "bind", "create_app"]
+__all__ = ["CollectorServer", "EventsShortcut", "app_from_environment", "bind", "create_app"]
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def events_handler(router: APIRouter) -> Handler | None:
+    """The handler of ``POST`` on the events path among ``router``'s routes, when it takes the
+    request alone (so calling it directly is what FastAPI would do); else None."""
+    for route in router.routes:
+        if (
+            isinstance(route, APIRoute)
+            and route.path == EVENTS_PATH
+            and "POST" in (route.methods or ())
+        ):
+            parameters = list(inspect.signature(route.endpoint).parameters.values())
+            if [parameter.name for parameter in parameters] == ["request"]:
+                return route.endpoint
+            return None
+    return None
+
+
+class EventsShortcut:
+    """ASGI middleware: ``POST`` of the events path goes straight to ``handler`` (the router's
+    own, found by :func:`events_handler`), everything else to ``app``.
+
+    Why: under load FastAPI's per-request machinery (routing, dependency solving, its exception
+    and body-limit layers) costs more than checking and storing an event (measured with py-spy
+    by benchmarks/collector_load.py's profile). The handler needs none of it: it takes the raw
+    request, bounds the body itself and returns its response. Installed inside Starlette's
+    ``ServerErrorMiddleware``, so an unexpected error is still a 500 and one log entry.
+    """
+
+    def __init__(self, app: ASGIApp, handler: Handler) -> None:
+        self.app = app
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == EVENTS_PATH:
+            response = await self.handler(Request(scope, receive))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -64,6 +111,7 @@ def create_app(
         yield
         if forwarder is not None:
             await run_in_threadpool(forwarder.stop)
+        await run_in_threadpool(service.close)
         if owned:
             await run_in_threadpool(service.store.close)
 
@@ -75,8 +123,12 @@ def create_app(
     )
     app.state.service = service
     app.state.forwarder = forwarder
-    app.include_router(events_router(service))
+    router = events_router(service)
+    app.include_router(router)
     app.include_router(dashboard_router(service))
+    handler = events_handler(router)
+    if handler is not None:
+        app.add_middleware(EventsShortcut, handler=handler)
 
     @app.get(HEALTH_PATH, response_model=Health, tags=["health"])
     async def healthz() -> Response:
@@ -170,6 +222,11 @@ class CollectorServer:
         if not self._server.started:
             raise RuntimeError("collector server did not start")
         return self
+
+    def request_exit(self) -> None:
+        """Ask :meth:`serve` to return: at once if it has started, else as soon as it has
+        (safe in a signal handler: it only sets uvicorn's flag)."""
+        self._server.should_exit = True
 
     def stop(self) -> None:
         """Stop serving (requests in flight finish) and close the app; safe to call twice."""

@@ -3,8 +3,9 @@
 :class:`CollectorConfig` is everything an operator chooses (database URL, allowed origins,
 read token, where lines go); :meth:`CollectorConfig.from_environment` reads it from
 ``AAE_COLLECTOR_*`` variables (the names are in docs/collector.md). :class:`EventService` is
-what the API calls: it stores events through an :class:`~.storage.EventStore`, prints one line
-per event as it arrives (:func:`~.log.format_event_line`), and says once when the database
+what the API calls: it stores events through an :class:`~.storage.EventStore` (the rows of
+concurrent requests committed together by one writer thread, :mod:`.storage.group`), prints one
+line per event as it arrives (:func:`~.log.format_event_line`), and says once when the database
 becomes unavailable and once when it is back.
 """
 
@@ -30,6 +31,7 @@ from aae_tracking_plugins.collector.storage import (
     StoredEvent,
     open_store,
 )
+from aae_tracking_plugins.collector.storage.group import GroupWriter
 from aae_tracking_plugins.collector.wire import Event
 
 __all__ = ["ENVIRONMENT", "CollectorConfig", "EventService", "stderr_line"]
@@ -131,7 +133,9 @@ class EventService:
     """Stores events and lists them, for the API.
 
     Inputs: an open ``store``; the ``config`` (its echo and warn lines, retry delay, origins
-    and read access). Thread-safe: the API calls it from worker threads.
+    and read access). Thread-safe: the API calls it from the event loop and worker threads.
+    Writes go through a :class:`~.storage.group.GroupWriter` (one thread); :meth:`close`
+    stops it (the store stays open: it is the caller's).
     """
 
     def __init__(self, store: EventStore, config: CollectorConfig) -> None:
@@ -144,6 +148,7 @@ class EventService:
         self.on_outbox: Callable[[], None] | None = None
         self._lines = threading.Lock()
         self._unavailable = False
+        self.writer = GroupWriter(store.add)
         #: Events stored, and duplicates acknowledged, by this service since it started.
         self.stored = 0
         self.duplicates = 0
@@ -158,10 +163,31 @@ class EventService:
         """
         rows = [EventRow.from_event(event, received_at) for event in events]
         try:
-            stored = self.store.add(rows)
+            stored = self.writer.submit(rows).result()
         except StorageUnavailable as exc:
             self._note_availability(str(exc))
             raise
+        return self._stored(events, stored, received_at)
+
+    async def ingest_async(self, events: Sequence[Event], received_at: datetime) -> tuple[int, int]:
+        """:meth:`ingest` for the event loop (the API's hot path): waits for the writer thread
+        without a worker thread of its own. Same inputs, output and errors."""
+        rows = [EventRow.from_event(event, received_at) for event in events]
+        try:
+            stored = await self.writer.add(rows)
+        except StorageUnavailable as exc:
+            self._note_availability(str(exc))
+            raise
+        return self._stored(events, stored, received_at)
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer thread (not the store: see the class)."""
+        self.writer.close()
+
+    def _stored(
+        self, events: Sequence[Event], stored: set[str], received_at: datetime
+    ) -> tuple[int, int]:
+        """Count and print what a write stored; ``(accepted, duplicates)``."""
         self._note_availability(None)
         accepted, duplicates = len(stored), len(events) - len(stored)
         with self._lines:

@@ -7,12 +7,14 @@ power loss or an operating system crash may undo the last commits (sqlite.org/pr
 "synchronous"). Writes go through one connection under a lock, reads through another; several
 processes may share a file (each write takes SQLite's write lock, waiting up to
 ``busy_timeout`` seconds for it). SQLite's own errors that say "not now" (locked, busy, disk
-full, read-only, I/O) raise :class:`~.base.StorageUnavailable`; the message names the file.
+full, read-only, I/O) raise :class:`~.base.StorageUnavailable`; the message names the file
+and, when the file system tells (:func:`storage_cause`), why: a read-only mount, a full disk.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -61,6 +63,31 @@ _TRANSIENT: Final = frozenset(
     {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR",
      "SQLITE_CANTOPEN", "SQLITE_PROTOCOL"}
 )  # fmt: skip
+
+
+# Result codes after which the file system is worth a look (storage_cause): SQLite's own
+# text ("unable to open database file") does not say why.
+_STORAGE_CODES: Final = ("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR")
+
+
+def storage_cause(path: Path) -> str | None:
+    """Why the database file ``path`` (and the ``-wal`` and ``-shm`` files SQLite keeps beside
+    it) cannot be written, when the file system says so: a read-only mount, no space left, a
+    folder or file without write permission. None when nothing of that is found."""
+    folder = path.parent
+    try:
+        stats = os.statvfs(folder)
+    except OSError as exc:
+        return f"{folder}: {exc.strerror}"
+    if stats.f_flag & os.ST_RDONLY:
+        return f"the file system of {folder} is mounted read-only"
+    if stats.f_bavail == 0:
+        return f"no space left on the file system of {folder}"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is not writable (SQLite creates {path.name}-wal beside it)"
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"the file {path} is read-only"
+    return None
 
 
 def _transient(exc: sqlite3.Error) -> bool:
@@ -140,6 +167,10 @@ class SQLiteStore(EventStore):
         message = f"{doing} {self.url}: {exc}"
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
             return StorageError(f"{self.url} is not an SQLite database")
+        name = getattr(exc, "sqlite_errorname", "")
+        if name.startswith(_STORAGE_CODES):
+            cause = storage_cause(self.path)
+            message += f" ({cause})" if cause else ""
         return StorageUnavailable(message) if _transient(exc) else StorageError(message)
 
     @contextmanager
@@ -183,11 +214,14 @@ class SQLiteStore(EventStore):
         stored: set[str] = set()
         if not rows:
             return stored
+        # The rows of one request share their received_at: format each moment once (strftime
+        # per row was a sixth of the writer's time on batches).
+        times = {moment: _format_time(moment) for moment in {row.received_at for row in rows}}
         with self._transaction("cannot write to") as connection:
             for start in range(0, len(rows), _ROWS_PER_INSERT):
                 chunk = rows[start : start + _ROWS_PER_INSERT]
                 sql = _INSERT.format(rows=", ".join([_ROW] * len(chunk)))
-                values = [value for row in chunk for value in _values(row)]
+                values = [value for row in chunk for value in _values(row, times[row.received_at])]
                 stored.update(found[0] for found in connection.execute(sql, values))
             if outbox:
                 sqlite_outbox.insert(connection, stored, outbox)
@@ -258,9 +292,15 @@ class SQLiteStore(EventStore):
 
     def ping(self) -> None:
         """See :meth:`EventStore.ping`. Here: the write lock can be taken (so a write would
-        go through: not locked by another process, not read-only), then let go."""
+        go through: not locked by another process, not read-only), then let go; and the disk
+        has room (taking the lock writes nothing, so a full disk would pass it)."""
         with self._transaction("cannot write to"):
             pass
+        if os.statvfs(self.path.parent).f_bavail == 0:
+            raise StorageUnavailable(
+                f"cannot write to {self.url}: database or disk is full"
+                f" (no space left on the file system of {self.path.parent})"
+            )
 
     def schema_version(self) -> int:
         """See :meth:`EventStore.schema_version`."""
@@ -282,10 +322,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime(_TIME_FORMAT)
 
 
-def _values(row: EventRow) -> tuple[object, ...]:
+def _values(row: EventRow, received_at: str) -> tuple[object, ...]:
     return (
         row.event_id,
-        row.received_at.strftime(_TIME_FORMAT),
+        received_at,
         row.event_type,
         row.landing_page_id,
         row.campaign_id,

@@ -1,0 +1,127 @@
+"""Group commit (aae_tracking_plugins/collector/storage/group.py) on a real SQLite store: the rows
+of requests queued while a write runs go in one transaction, each request learns which of its
+events were new, an unavailable database fails the whole group and nothing of it is stored, and
+an answer always follows the commit."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from aae_tracking_plugins.collector.storage import (
+    EventQuery,
+    EventRow,
+    StorageError,
+    StorageUnavailable,
+    open_store,
+)
+from aae_tracking_plugins.collector.storage.group import GroupWriter
+from aae_tracking_plugins.collector.storage.sqlite import SQLiteStore
+from tests.events import make_event
+
+pytestmark = pytest.mark.collector
+
+
+def rows(*event_ids: str) -> list[EventRow]:
+    now = datetime.now(timezone.utc)
+    return [EventRow.from_event(make_event("PageView", event_id=i), now) for i in event_ids]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    with open_store(f"sqlite:///{tmp_path / 'events.db'}", busy_timeout=0.3) as opened:
+        assert isinstance(opened, SQLiteStore)
+        yield opened
+
+
+@pytest.fixture
+def locked(store: SQLiteStore) -> Iterator[sqlite3.Connection]:
+    """Another connection that takes SQLite's write lock (``BEGIN EXCLUSIVE``) when told."""
+    other = sqlite3.connect(store.path, isolation_level=None, timeout=0)
+    yield other
+    if other.in_transaction:
+        other.execute("ROLLBACK")
+    other.close()
+
+
+def submit_while_locked(
+    writer: GroupWriter, locked: sqlite3.Connection, batches: list[list[EventRow]], hold: float
+) -> list[Future[set[str]]]:
+    """Submit a first request while the lock is held (the writer waits in its write), then the
+    others (they queue behind it), and release the lock after ``hold`` seconds."""
+    locked.execute("BEGIN EXCLUSIVE")
+    futures = [writer.submit(batches[0])]
+    time.sleep(0.05)  # the writer has taken the first request and waits for the lock
+    futures += [writer.submit(batch) for batch in batches[1:]]
+    time.sleep(hold)
+    locked.execute("ROLLBACK")
+    return futures
+
+
+def test_requests_queued_during_a_write_share_the_next_transaction(
+    store: SQLiteStore, locked: sqlite3.Connection
+) -> None:
+    writer = GroupWriter(store.add)
+    batches = [rows("a1"), rows("b1", "b2"), rows("c1", "a1"), rows("b2", "d1", "d1")]
+    futures = submit_while_locked(writer, locked, batches, hold=0.1)
+    results = [future.result(timeout=10) for future in futures]
+    writer.close()
+    # The first copy of an event is the one stored; each id is new for exactly one request.
+    assert results == [{"a1"}, {"b1", "b2"}, {"c1"}, {"d1"}]
+    assert (writer.transactions, writer.requests) == (2, 4)
+    stored = [event.event["event_id"] for event in store.latest(EventQuery(limit=100))]
+    assert sorted(stored) == ["a1", "b1", "b2", "c1", "d1"]
+
+
+def test_an_unavailable_database_fails_the_whole_group_and_stores_nothing(
+    store: SQLiteStore, locked: sqlite3.Connection
+) -> None:
+    writer = GroupWriter(store.add)
+    batches = [rows("a1"), rows("b1"), rows("c1")]
+    futures = submit_while_locked(writer, locked, batches, hold=1.0)  # past busy_timeout 0.3 s
+    errors = [future.exception(timeout=10) for future in futures]
+    assert all(isinstance(error, StorageUnavailable) for error in errors)
+    assert "database is locked" in str(errors[0])
+    assert len({id(error) for error in errors}) == 3  # one exception per request
+    assert store.latest(EventQuery()) == []
+    assert writer.submit(rows("a1")).result(timeout=10) == {"a1"}  # recovered
+    writer.close()
+
+
+def test_a_row_the_database_refuses_fails_only_its_own_request(store: SQLiteStore) -> None:
+    """Any other storage error: the group is written again request by request."""
+
+    def write(batch: list[EventRow]) -> set[str]:
+        if any(row.event_id == "bad" for row in batch):
+            raise StorageError("cannot write to the test store: a row it refuses")
+        return store.add(batch)
+
+    writer = GroupWriter(write)  # type: ignore[arg-type]
+    gate = threading.Event()
+    slow = GroupWriter(lambda batch: (gate.wait(5), write(batch))[1])  # type: ignore[arg-type]
+    first = slow.submit(rows("a1"))
+    time.sleep(0.05)
+    queued = [slow.submit(rows("b1")), slow.submit(rows("bad")), slow.submit(rows("c1"))]
+    gate.set()
+    assert first.result(timeout=10) == {"a1"}
+    assert queued[0].result(timeout=10) == {"b1"}
+    assert isinstance(queued[1].exception(timeout=10), StorageError)
+    assert queued[2].result(timeout=10) == {"c1"}
+    assert writer.submit(rows("d1")).result(timeout=10) == {"d1"}
+    writer.close()
+    slow.close()
+
+
+def test_after_close_requests_are_refused_as_unavailable(store: SQLiteStore) -> None:
+    writer = GroupWriter(store.add)
+    assert writer.submit(rows("a1")).result(timeout=10) == {"a1"}
+    writer.close()
+    with pytest.raises(StorageUnavailable, match="shutting down"):
+        writer.submit(rows("b1"))
