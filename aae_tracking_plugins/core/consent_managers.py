@@ -83,7 +83,8 @@ def validate_category(manager: str, category: object) -> str | None:
 
     Raises:
         ConfigError: a category without a manager; not a short identifier (vanilla-cookieconsent,
-            Klaro); not a list of Cookiebot's own categories.
+            Klaro; a vanilla-cookieconsent category with a leading ``!`` is told why); not a list
+            of Cookiebot's own categories.
     """
     if manager == NO_MANAGER:
         if category is not None:
@@ -97,7 +98,18 @@ def validate_category(manager: str, category: object) -> str | None:
     if category is None:
         return spec.default_category
     if not spec.categories:
-        return validate_id("consent_category", category)
+        try:
+            return validate_id("consent_category", category)
+        except ConfigError as exc:
+            if manager == "vanilla-cookieconsent" and str(category).startswith("!"):
+                # Said outright: the identifier rule alone does not tell why a '!' is wrong.
+                rule = str(exc).partition(": ")[2]
+                raise ConfigError(
+                    "consent_category",
+                    f"{rule}: a leading '!' makes vanilla-cookieconsent run the tag when the "
+                    "visitor refuses the category; name the category to accept",
+                ) from None
+            raise
     names = _LIST_SEPARATOR.split(category.strip()) if isinstance(category, str) else None
     if not names or any(name not in spec.categories for name in names):
         raise ConfigError(

@@ -12,6 +12,7 @@ the keys as ``data-query-params="ref plan"`` (space-separated).
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from aae_tracking_plugins.core.plan import PARAM_PATTERN
@@ -68,6 +69,40 @@ PERSONAL_QUERY_KEYS: Final = frozenset(
     }
 )
 
+#: Words that name a contact or a secret wherever they stand in a key: ``user_email``,
+#: ``customerEmail``, ``phone_number``, ``X-Amz-Signature`` (AWS signed URLs), ``reset-token``.
+#: Only unambiguous words: ``code``, ``name``, ``key`` or ``state`` are refused as whole keys
+#: alone, since ``promo_code``, ``plan_name`` or ``country_code`` are a site's own harmless keys.
+PERSONAL_QUERY_WORDS: Final = frozenset(
+    {
+        "email",
+        "mail",
+        "phone",
+        "mobile",
+        "password",
+        "passwd",
+        "pwd",
+        "token",
+        "secret",
+        "apikey",
+        "ssn",
+        "jwt",
+        "otp",
+        "signature",
+    }
+)
+#: Where a key splits into words: ``_ - . [ ]`` and a lower-to-upper case change (camelCase).
+_WORD_BREAK = re.compile(r"[_\-.\[\]]+|(?<=[a-z0-9])(?=[A-Z])")
+
+
+def is_personal_key(key: str) -> bool:
+    """Whether the query key ``key`` names a contact or a secret: as a whole
+    (:data:`PERSONAL_QUERY_KEYS`, compared in lower case with ``-`` read as ``_``), or by one of
+    its words (:data:`PERSONAL_QUERY_WORDS`)."""
+    if key.lower().replace("-", "_") in PERSONAL_QUERY_KEYS:
+        return True
+    return any(word.lower() in PERSONAL_QUERY_WORDS for word in _WORD_BREAK.split(key))
+
 
 def validate_query_params(setting: str, value: object) -> tuple[str, ...]:
     """``query_params``: the site's own query keys that sent URLs keep, besides the built-in ones.
@@ -86,7 +121,7 @@ def validate_query_params(setting: str, value: object) -> tuple[str, ...]:
         ConfigError: ``value`` is not a list, has more than :data:`MAX_QUERY_PARAMS` keys, or a
             key is not a query parameter name (``PARAM_PATTERN`` of core/plan.py: 1-64 of
             letters, digits, ``_ . - [ ]``, not starting with a digit, ``.``, ``-`` or a bracket)
-            or names personal data or a secret (:data:`PERSONAL_QUERY_KEYS`); the entry is named,
+            or names personal data or a secret (:func:`is_personal_key`); the entry is named,
             e.g. ``query_params[1]: must be a query parameter name such as 'ref', got 'a b'``.
     """
     if not isinstance(value, (list, tuple)):
@@ -103,7 +138,7 @@ def validate_query_params(setting: str, value: object) -> tuple[str, ...]:
             raise ConfigError(
                 where, f"must be a query parameter name such as 'ref', got {show_value(key)}"
             )
-        if key.lower().replace("-", "_") in PERSONAL_QUERY_KEYS:
+        if is_personal_key(key):
             raise ConfigError(
                 where,
                 f"{key!r} would send personal data or a secret with every URL; "

@@ -38,18 +38,20 @@ def follow_material_consent(
         settings follow Material's choice (``material_consent``) with ``consent: opt-in`` unless
         another mode was set. When ``extra.consent`` is there without our id and nothing asks
         for consent (``consent: none``), the settings as given and a warning: the dialog does
-        not list the tracker, which tracks without asking. Otherwise the settings as given.
+        not list the tracker, which tracks without asking. Otherwise (a consent mode, or a
+        ``consent_manager`` that gates the tag, asks already) the settings as given.
 
     Raises:
         ConfigError: ``consent: none`` is set while ``extra.consent.cookies`` lists our id (the
-            tracker would ignore the visitor's choice).
+            tracker would ignore the visitor's choice); or a ``consent_manager`` is set while
+            it lists our id (two dialogs would each have to accept the tracker).
     """
     dialog = extra.get("consent") if theme == "material" else None
     if not isinstance(dialog, Mapping):
         return tracking, None
     cookies = dialog.get("cookies")
     if not isinstance(cookies, Mapping) or COOKIE_ID not in cookies:
-        if tracking.consent != "none":
+        if tracking.consent != "none" or tracking.consent_manager != "none":
             return tracking, None
         return tracking, (
             f"extra.consent is set, but extra.consent.cookies has no '{COOKIE_ID}' entry: "
@@ -62,6 +64,14 @@ def follow_material_consent(
             "consent",
             f"is 'none', but extra.consent.cookies lists '{COOKIE_ID}' (Material's cookie "
             "consent): set 'opt-in' or 'opt-out', or leave consent unset (opt-in)",
+        )
+    if tracking.consent_manager != "none":
+        # The tag would run only after the manager's dialog, and then wait for Material's.
+        raise ConfigError(
+            "consent_manager",
+            f"is '{tracking.consent_manager}', but extra.consent.cookies lists '{COOKIE_ID}' "
+            "(Material's cookie consent): the visitor would have to accept the tracker in "
+            f"both dialogs; remove one of them (docs/consent.md)",
         )
     mode = tracking.consent if consent is not None else "opt-in"
     return replace(tracking, consent=mode, material_consent=COOKIE_ID), None

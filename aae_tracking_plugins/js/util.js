@@ -61,6 +61,8 @@ export var KEEP = "utm_source utm_medium utm_campaign utm_term utm_content gclid
 // of its query only the keys of KEEP (matched as written, not decoded: a key
 // spelt otherwise is dropped); of another origin (a referrer), only origin and
 // path (docs/security-privacy.md).
+// A kept key whose value holds an email address (a mailing tool's merge tag
+// in utm_content, say) is dropped too: see personal().
 export function here(url) {
   var parsed = new URL(url || location.href);
   parsed.username = parsed.password = parsed.hash = "";
@@ -69,10 +71,22 @@ export function here(url) {
       ? parsed.search
           .slice(1)
           .split("&")
-          .filter((pair) => KEEP.includes(pair.split("=")[0]))
+          .filter((pair) => KEEP.includes(pair.split("=")[0]) && !personal(pair))
           .join("&")
       : "";
   return parsed.href;
+}
+
+// Whether `text` (a query pair or value, percent-decoded first: %40 is "@")
+// holds an email address. Phone numbers are not looked for: campaign ids are
+// long digit strings too.
+export function personal(text) {
+  try {
+    text = decodeURIComponent(text.replace(/\+/g, " "));
+  } catch (error) {
+    // A malformed escape: tested as written.
+  }
+  return /[\w.%+-]+@[\w-]+(\.[\w-]+)*\.[a-z]{2,}/i.test(text);
 }
 
 // Up to 200 characters (code points: never half of a surrogate pair) of

@@ -9,11 +9,12 @@
 //   (localStorage; sessionStorage with cookieless), until 30 days after the
 //   last page view, as the session cookie; only once the page may store
 //   (consent.js stores them when the visitor consents), removed on refusal.
-// - Values: clean text of 1-200 characters (the event contract's rule).
+// - Values: clean text of 1-200 characters (the event contract's rule), none
+//   holding an email address (util.js personal).
 //
 // One exported function, not three: every top-level name past the
 // minifier's 54 one-letter names costs a byte at each use.
-import { clean, KEEP, load, store } from "./util.js";
+import { clean, KEEP, load, personal, store } from "./util.js";
 
 export var utm; // the session's, {utm_source: ...}; undefined until first read
 
@@ -28,7 +29,8 @@ export function campaign(url, drop) {
     var found;
     KEEP.slice(0, 5).forEach((name) => {
       var value = clean(get(name));
-      if (value) (found = found || {})[name] = value;
+      // An email address in a value is no campaign: left out (util.js personal).
+      if (value && !personal(value)) (found = found || {})[name] = value;
     });
     return found;
   };

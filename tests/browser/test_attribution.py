@@ -209,6 +209,34 @@ def test_a_new_landing_with_utm_replaces_the_campaign_one_without_keeps_it(
     assert browser_page.errors == []
 
 
+def test_a_kept_key_whose_value_is_an_email_address_is_dropped_and_no_campaign(
+    tmp_path: Path, collector: EventCollector, serve_dir: Serve, browser_page: BrowserPage
+) -> None:
+    """A mailing tool's merge tag in a UTM value, or in a site key, is an email address: the
+    pair is dropped from every sent URL and the value is no campaign parameter, not stored in
+    ``_aae_utm`` either. A newcomer's trial sent ``utm_content=jane.doe@example.com`` in the
+    PageView's ``url`` and ``event_data``, and kept it for 30 days."""
+    page, context = browser_page.page, browser_page.context
+    site = serve_dir(write_site(tmp_path / "site", config(collector)))
+    page.goto(
+        f"{site}/index.html?utm_source=newsletter&utm_content=jane.doe%40example.com"
+        "&ref=bob@example.org&utm_term=Jane.Doe%2Btag%40Example.co.uk&utm_campaign=spring+sale"
+    )
+    view = collector.wait_for_count(1, "PageView")[0]
+    assert view["event_data"]["url"] == (
+        f"{site}/index.html?utm_source=newsletter&utm_campaign=spring+sale"
+    )
+    assert utm(view) == {"utm_source": "newsletter", "utm_campaign": "spring sale"}
+    kept = stored(page, context)["localStorage"]["_aae_utm"]
+    assert kept[1] == {"utm_source": "newsletter", "utm_campaign": "spring sale"}
+    # The next page carries the campaign without the address.
+    follow(page, collector, 2)
+    assert utm(collector.wait_for_count(2, "PageView")[1]) == utm(view)
+    sent = json.dumps(collector.events)
+    assert [text for text in ("jane", "Jane", "bob@", "%40") if text in sent] == []
+    assert browser_page.errors == []
+
+
 def test_a_fragment_change_on_a_cleaned_landing_is_no_new_page(
     tmp_path: Path, collector: EventCollector, serve_dir: Serve, browser_page: BrowserPage
 ) -> None:

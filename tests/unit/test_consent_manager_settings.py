@@ -114,6 +114,17 @@ def test_the_engine_knows_every_attribute_the_template_writes() -> None:
     assert written | {"defer", MARKER_ATTRIBUTE} == TRACKER_ATTRIBUTES
 
 
+def test_a_refusal_category_says_why_it_is_refused() -> None:
+    # The identifier rule alone left the reader guessing why '!analytics' is wrong.
+    message = error_of(consent_manager="vanilla-cookieconsent", consent_category="!analytics")
+    assert message.endswith(
+        "got '!analytics': a leading '!' makes vanilla-cookieconsent run the tag when the "
+        "visitor refuses the category; name the category to accept"
+    )
+    # Klaro's service names have no such meaning: the plain rule.
+    assert error_of(consent_manager="klaro", consent_category="!x").endswith("got '!x'")
+
+
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [

@@ -48,6 +48,23 @@ def test_not_listed_warns_only_when_nothing_asks_for_consent() -> None:
     assert follow_material_consent(asked, "material", NOT_LISTED, "opt-in") == (asked, None)
 
 
+def test_a_consent_manager_with_materials_dialog_listing_us_is_one_line() -> None:
+    # Both would gate the tag: the manager's dialog runs it, then it waits for Material's.
+    with pytest.raises(ConfigError) as caught:
+        follow_material_consent(make(consent_manager="klaro"), "material", LISTED, None)
+    assert str(caught.value) == (
+        "consent_manager: is 'klaro', but extra.consent.cookies lists 'aae-tracking' "
+        "(Material's cookie consent): the visitor would have to accept the tracker in both "
+        "dialogs; remove one of them (docs/consent.md)"
+    )
+
+
+def test_not_listed_does_not_warn_when_a_consent_manager_gates_the_tag() -> None:
+    # The warning says the tracker tracks without asking: not so when a manager gates it.
+    gated = make(consent_manager="vanilla-cookieconsent")
+    assert follow_material_consent(gated, "material", NOT_LISTED, None) == (gated, None)
+
+
 @pytest.mark.parametrize(
     ("theme", "extra"),
     [

@@ -78,6 +78,24 @@ def test_a_bad_value_is_one_line_naming_the_setting(value: Any, expected: str) -
     assert error_of("AAE_TRACKING", query_params=value).startswith("AAE_TRACKING[")
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["user_email", "customerEmail", "phone_number", "X-Amz-Signature", "reset-token", "jwt", "otp"],
+)
+def test_a_key_with_a_contact_or_secret_word_in_it_is_refused(key: str) -> None:
+    # A newcomer's trial: user_email and phone_number passed, as only whole keys were compared.
+    assert error_of(query_params=["ref", key]) == (
+        f"query_params[1]: {key!r} would send personal data or a secret with every URL; "
+        "not allowed (docs/security-privacy.md)"
+    )
+
+
+def test_a_site_key_that_only_resembles_a_refused_word_is_kept() -> None:
+    # Ambiguous words are refused only as whole keys: a promo code or a plan name is harmless.
+    keys = ("promo_code", "plan_name", "country_code", "mailing_list", "sigma", "mc_cid")
+    assert make(query_params=list(keys)).query_params == keys
+
+
 def test_the_built_in_list_is_the_trackers() -> None:
     """core/query.py documents the list js/util.js applies: the two must not drift."""
     found = re.search(r'export var KEEP = "([^"]+)"\.split', UTIL_JS.read_text("utf-8"))
