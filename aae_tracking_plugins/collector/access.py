@@ -13,7 +13,7 @@ Allowed origins are the configured ones (exact ``scheme://host[:port]``, or ``*`
 with none configured, any loopback origin (``http(s)://localhost``, ``127.0.0.1``, ``[::1]``,
 any port): the local development default.
 
-Reads (the events listing, later the dashboard) answer only clients on a loopback address,
+Reads (the events listing and the dashboard) answer only clients on a loopback address,
 unless a read token is configured: then every client must send ``Authorization: Bearer
 <token>`` (also on loopback, since a reverse proxy on the same machine makes every visitor
 look local).
@@ -41,6 +41,7 @@ __all__ = [
     "WriteAccess",
     "is_loopback",
     "normalize_origin",
+    "parse_address",
 ]
 
 #: The ``--allow-origin`` value that allows every origin.
@@ -138,18 +139,25 @@ class OriginPolicy:
         return headers
 
 
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP address as written by a server or a proxy (``127.0.0.1``, ``::1``,
+    ``fe80::1%eth0``), an IPv4-mapped IPv6 address as the IPv4 address it maps
+    (``::ffff:10.0.0.1`` -> ``10.0.0.1``: a dual-stack socket reports IPv4 clients so, RFC 4291
+    section 2.5.5.2); None when ``text`` is no address."""
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0])  # no zone id (RFC 6874)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
 def is_loopback(host: str | None) -> bool:
     """Whether a client address (``request.client.host``) is a loopback address (IPv4
     127.0.0.0/8, IPv6 ``::1``, or IPv4-mapped loopback). None (a Unix socket) is not."""
-    if host is None:
-        return False
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
+    address = parse_address(host) if host is not None else None
+    return address is not None and address.is_loopback
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ else about the visitor: no e-mail, phone or other hashed identifier.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from aae_tracking_plugins.collector.access import parse_address
 from aae_tracking_plugins.collector.storage.outbox import OutboxEntry
 
 __all__ = [
@@ -179,13 +179,8 @@ def client_address(peer: str | None, forwarded_for: str | None, trust_proxy: boo
         candidate = forwarded_for.split(",")[-1].strip()
     if not candidate:
         return None
-    try:
-        address = ipaddress.ip_address(candidate.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return str(address)
+    address = parse_address(candidate)
+    return None if address is None else str(address)
 
 
 def forwarded(event: Mapping[str, Any]) -> bool:

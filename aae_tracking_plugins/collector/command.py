@@ -177,6 +177,7 @@ def _banner(server: CollectorServer, config: CollectorConfig) -> None:
         f"  api_base_url to configure: {server.url}",
         f"  events endpoint:           POST {server.events_url}",
         f"  stored events:             GET {server.events_url} ({reads})",
+        f"  dashboard:                 {server.url}/ ({reads}{_token_hint(config)})",
         f"  database:                  {redact(config.database_url)}",
         f"  allowed origins:           {config.origin_policy().describe()}",
         f"  server-sent events:        {'on (write token)' if config.write_token else 'off'}",
@@ -184,6 +185,11 @@ def _banner(server: CollectorServer, config: CollectorConfig) -> None:
         "  Press Ctrl-C to stop.",
     ):
         click.echo(line)
+
+
+def _token_hint(config: CollectorConfig) -> str:
+    # The token itself is a secret: never printed, only where to put it.
+    return ": open it once with ?token=<read token>" if config.read_token else ""
 
 
 def _capi_line(config: CollectorConfig) -> str:

@@ -12,6 +12,8 @@
   a cheap query); 304, without the funnel query, when ``If-None-Match`` names the current
   one. The page's script polls it (``static/dashboard.min.js``, built from
   ``js/dashboard.js``) every :data:`POLL_MS`.
+* With Conversions API forwarding on (:mod:`.capi`), a Forwarding panel: the outbox's
+  pending, sent and failed rows and the last error Meta (or the network) gave.
 * ``GET /dashboard/assets/dashboard.css`` and ``.../dashboard.js``: the page's style and script.
 
 Access is the listing's (:class:`~.access.ReadAccess`): clients on loopback only, unless
@@ -48,6 +50,7 @@ from aae_tracking_plugins.collector.dashboard_view import (
 )
 from aae_tracking_plugins.collector.service import EventService
 from aae_tracking_plugins.collector.storage import EventQuery, FunnelQuery, StorageUnavailable
+from aae_tracking_plugins.collector.storage.outbox import OutboxStatus
 from aae_tracking_plugins.core.contract import load_schema
 from aae_tracking_plugins.core.contract_messages import compiled_pattern
 
@@ -153,13 +156,13 @@ class _Dashboard:
         rows = self.service.store.funnel(FunnelQuery(landing_page_id=page, campaign_id=campaign))
         return tag, render_panels(funnel_panels(rows), event_lines(events), forwarding)
 
-    def forwarding(self) -> dict[str, int] | None:
-        """The Conversions API outbox counts by state, or None (panel left out).
-
-        Forwarding is not wired into the store yet: the panel's template is ready for a
-        mapping such as ``{"pending": 3, "failed": 1}`` from the store's outbox.
-        """
-        return None
+    def forwarding(self) -> OutboxStatus | None:
+        """The Conversions API outbox at a glance (:meth:`~.storage.EventStore.outbox_status`:
+        pending, sent and failed rows, the last error), or None when this collector does not
+        forward (the panel is left out). Raises what the store raises."""
+        if self.service.config.capi is None:
+            return None
+        return self.service.store.outbox_status()
 
     async def render(
         self, filters: Mapping[str, str | None], known: str | None = None

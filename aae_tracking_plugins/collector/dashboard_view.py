@@ -28,6 +28,7 @@ from markupsafe import Markup
 from aae_tracking_plugins.collector.log import _event_details
 from aae_tracking_plugins.collector.storage import FunnelRow, StoredEvent
 from aae_tracking_plugins.collector.storage.funnel import STEPS
+from aae_tracking_plugins.collector.storage.outbox import OutboxStatus
 
 __all__ = [
     "BAR_WIDTH",
@@ -181,13 +182,14 @@ def _percent(fraction: float | None) -> str:
 def render_panels(
     panels: Sequence[FunnelPanel],
     events: Sequence[EventLine],
-    forwarding: Mapping[str, int] | None,
+    forwarding: OutboxStatus | None,
 ) -> str:
     """The HTML of the live part of the page (funnel table with charts, forwarding counts,
     latest events): what ``GET /dashboard/panels`` answers and the page embeds.
 
-    ``forwarding``: the Conversions API outbox counts by state (e.g. ``{"pending": 2,
-    "failed": 0}``), or None when forwarding is not set up (the panel is left out).
+    ``forwarding``: the Conversions API outbox (:class:`~.storage.outbox.OutboxStatus`: rows
+    pending, sent and failed, the last error and when), or None when forwarding is not set up
+    (the panel is left out).
     """
     template = _environment().get_template("panels.html.j2")
     return template.render(
@@ -200,9 +202,7 @@ def render_panels(
     )
 
 
-def state_tag(
-    events: Sequence[StoredEvent], forwarding: Mapping[str, int] | None, moment: float
-) -> str:
+def state_tag(events: Sequence[StoredEvent], forwarding: OutboxStatus | None, moment: float) -> str:
     """A weak ETag (RFC 9110 section 8.8.3) of what the live part would show, from cheap
     reads only: the latest events (their ids and arrival times), the forwarding counts, and
     the :data:`REFRESH_SECONDS` period ``moment`` (a ``time.time()``) falls in.
@@ -216,7 +216,7 @@ def state_tag(
     digest = hashlib.sha256()
     for stored in events:
         digest.update(f"{stored.received_at.isoformat()} {stored.event.get('event_id')}\n".encode())
-    digest.update(repr(sorted((forwarding or {}).items())).encode())
+    digest.update(repr(sorted((forwarding.as_json() if forwarding else {}).items())).encode())
     digest.update(str(int(moment // REFRESH_SECONDS)).encode())
     return 'W/"' + digest.hexdigest()[:32] + '"'
 

@@ -90,7 +90,9 @@ def _meta_message(status: int, body: bytes) -> str:
     ..., "type": ..., "code": ...}}``), or the start of a body that is not that."""
     try:
         error = json.loads(body).get("error", {})
-        message = f"{error['message']} (code {error.get('code')}, {error.get('type')})"
+        details = [f"code {error['code']}" if "code" in error else None, error.get("type")]
+        known = ", ".join(str(detail) for detail in details if detail)
+        message = str(error["message"]) + (f" ({known})" if known else "")
     except (ValueError, AttributeError, KeyError, TypeError):
         message = body[:200].decode("utf-8", "replace").strip() or "no body"
     return f"Meta answered {status}: {message}"

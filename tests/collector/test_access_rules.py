@@ -11,6 +11,7 @@ from aae_tracking_plugins.collector.access import (
     ReadAccess,
     is_loopback,
     normalize_origin,
+    parse_address,
 )
 from aae_tracking_plugins.collector.storage.migrations import available
 
@@ -81,6 +82,16 @@ def test_private_network_access_only_when_asked() -> None:
 )  # fmt: skip
 def test_loopback_clients(host: str | None, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [("10.0.0.1", "10.0.0.1"), ("::ffff:10.0.0.1", "10.0.0.1"), ("fe80::1%eth0", "fe80::1"),
+     ("2001:DB8::1", "2001:db8::1"), ("localhost", None), ("", None), ("10.0.0.1, 10.0.0.2", None)],
+)  # fmt: skip
+def test_addresses_as_servers_and_proxies_write_them(text: str, parsed: str | None) -> None:
+    address = parse_address(text)
+    assert (None if address is None else str(address)) == parsed
 
 
 def test_reads_by_address_without_a_token_and_by_token_with_one() -> None:

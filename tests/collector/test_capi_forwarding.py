@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import lxml.html
 import psycopg
 import pytest
 
@@ -21,7 +22,7 @@ from aae_tracking_plugins.collector.forwarding import backoff_delay, retry_after
 from aae_tracking_plugins.collector.storage import sqlite_path
 from aae_tracking_plugins.collector.storage.outbox import OutboxStatus
 from tests.collector.graph_standin import fresh_event, graph_standin
-from tests.collector_helpers import InProcessCollector, post, running_collector
+from tests.collector_helpers import InProcessCollector, post, request, running_collector
 from tests.events import make_event
 
 PIXEL = "1234567890"
@@ -153,7 +154,7 @@ def test_meta_failing_and_recovering_loses_nothing_and_sends_each_event_once(
     assert [got.status for got in meta.received] == [500, 429, 200]
     assert meta.received[2].at - meta.received[1].at >= 0.95  # Retry-After: 1 honoured
     assert (now.pending, now.sent, now.failed) == (0, 3, 0)
-    assert now.last_error == "Meta answered 429: Too many calls (code 17, None)"
+    assert now.last_error == "Meta answered 429: Too many calls (code 17)"
     warned = [line for line in collector.lines if line.startswith("capi:")]
     assert warned[0].startswith("capi: Meta answered 500: Service temporarily unavailable")
 
@@ -236,7 +237,7 @@ def test_the_access_token_is_never_stored_or_printed(database_url: str) -> None:
             assert post(collector.url, {"events": events}, headers=AGENT).status == 200
             wait_until(lambda: status(collector).failed == 2)
             last = status(collector).last_error or ""
-            assert last == "Meta answered 401: Malformed access token *** (code 190, None)"
+            assert last == "Meta answered 401: Malformed access token *** (code 190)"
             lines = "\n".join(collector.lines)
             assert "token *** rate" in lines
             assert ACCESS not in lines
@@ -285,3 +286,30 @@ def test_the_backoff_is_jittered_under_an_exponential_ceiling_and_honours_retry_
 )
 def test_retry_after_is_seconds_or_an_http_date(header: str | None, seconds: float | None) -> None:
     assert retry_after_seconds(header) == seconds
+
+
+def test_the_dashboard_shows_what_is_pending_sent_and_failed(database_url: str) -> None:
+    """The dashboard's Forwarding panel reads the outbox: Meta refusing one event (failed, with
+    its message) and taking the next (sent); a collector that does not forward has no panel."""
+    refused = (400, {"error": {"message": "Invalid <parameter>", "code": 100}}, {})
+    with (
+        graph_standin(refused) as meta,
+        running_collector(database_url, capi=settings(meta.url)) as collector,
+    ):
+        assert post(collector.url, fresh_event("PageView", fbp=FBP), headers=AGENT).status == 200
+        wait_until(lambda: status(collector).failed == 1)
+        assert post(collector.url, fresh_event("PageView", fbp=FBP), headers=AGENT).status == 200
+        wait_until(lambda: status(collector).sent == 1)
+        tree = lxml.html.fromstring(request(collector.url, "GET", "/").body.decode())
+        shown = {
+            name: tree.xpath(f"string(//*[@data-field='outbox_{name}'])")
+            for name in ("pending", "sent", "failed", "last_error")
+        }
+        assert shown == {
+            "pending": "0",
+            "sent": "1",
+            "failed": "1",
+            "last_error": "Meta answered 400: Invalid <parameter> (code 100)",
+        }
+    with running_collector(database_url) as plain:
+        assert "Forwarding" not in request(plain.url, "GET", "/").body.decode()

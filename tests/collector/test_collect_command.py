@@ -42,6 +42,7 @@ def test_it_prints_each_event_and_keeps_them_across_a_restart(tmp_path: Path) ->
     assert (tmp_path / "aae-events.db").is_file()  # the default: a file in the current folder
     lines = [line.strip() for line in [*collector.banner, *out.splitlines()]]
     assert "database:                  sqlite:///aae-events.db" in lines
+    assert f"dashboard:                 {collector.url}/ (from this machine only)" in lines
     assert (
         "allowed origins:           any loopback origin (add a site with --allow-origin)" in lines
     )
@@ -63,6 +64,12 @@ def test_the_environment_configures_database_origins_and_read_token(tmp_path: Pa
         "AAE_COLLECTOR_READ_TOKEN": "t0ken",
     }
     with CollectorProcess("--quiet", env=env) as collector:
+        dashboard = [line.strip() for line in collector.banner if "dashboard:" in line]
+        assert dashboard == [
+            f"dashboard:                 {collector.url}/"
+            " (with the read token: open it once with ?token=<read token>)"
+        ]
+        assert "t0ken" not in "\n".join(collector.banner)
         headers = {"Origin": "https://b.example"}
         assert post(collector.url, make_event(), headers=headers).status == 200
         assert (

@@ -5,6 +5,7 @@ tests/collector/test_dashboard_browser.py shows the same page in Chromium."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import lxml.html
@@ -15,6 +16,7 @@ from aae_tracking_plugins.collector.dashboard_view import REFRESH_SECONDS, rende
 from aae_tracking_plugins.collector.server import CollectorServer, create_app
 from aae_tracking_plugins.collector.service import CollectorConfig
 from aae_tracking_plugins.collector.storage import StoredEvent
+from aae_tracking_plugins.collector.storage.outbox import OutboxStatus
 from tests.collector.dashboard_helpers import (
     event_texts,
     expected_table,
@@ -205,14 +207,26 @@ def test_the_state_tag_changes_with_what_the_page_would_show() -> None:
     assert state_tag(events, None, REFRESH_SECONDS) != tag  # rendered again once a period
     assert state_tag([StoredEvent(T0, {"event_id": "b"}), *events], None, 0.0) != tag
     assert state_tag([StoredEvent(LATER, {"event_id": "a"})], None, 0.0) != tag
-    assert state_tag(events, {"pending": 1}, 0.0) != tag
-    assert state_tag(events, {"pending": 1}, 0.0) != state_tag(events, {"pending": 2}, 0.0)
+    one, two = OutboxStatus(pending=1), OutboxStatus(pending=2)
+    assert state_tag(events, one, 0.0) != tag
+    assert state_tag(events, one, 0.0) != state_tag(events, two, 0.0)
+    failed = OutboxStatus(failed=1, last_error="Meta answered 400")
+    assert state_tag(events, failed, 0.0) != state_tag(events, OutboxStatus(failed=1), 0.0)
 
 
-def test_the_forwarding_panel_shows_the_outbox_counts_when_given() -> None:
-    """Room for the Conversions API outbox: rendered only when the dashboard has counts."""
+def test_the_forwarding_panel_shows_the_outbox_when_given() -> None:
+    """Rendered only for a collector that forwards; counts, and the last error as text."""
     assert "Forwarding" not in render_panels([], [], None)
-    html = render_panels([], [], {"pending": 3, "failed": 1})
-    tree = lxml.html.fromstring(html)
-    assert tree.xpath("string(//dd[@data-field='outbox_pending'])") == "3"
-    assert tree.xpath("string(//dd[@data-field='outbox_failed'])") == "1"
+    when = datetime(2026, 3, 2, 10, 0, 5, tzinfo=timezone.utc)
+    status = OutboxStatus(pending=3, sent=7, failed=1, last_error="<b>x</b>", last_error_at=when)
+    tree = lxml.html.fromstring(render_panels([], [], status))
+    fields = ("pending", "sent", "failed", "last_error")
+    assert [tree.xpath(f"string(//*[@data-field='outbox_{name}'])") for name in fields] == [
+        "3",
+        "7",
+        "1",
+        "<b>x</b>",
+    ]
+    assert "(2026-03-02 10:00:05 UTC)" in tree.xpath("string(//p[@class='last-error'])")
+    assert not tree.xpath("//b")
+    assert "last-error" not in render_panels([], [], OutboxStatus(pending=1))

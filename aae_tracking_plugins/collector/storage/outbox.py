@@ -21,7 +21,7 @@ with ``attempts`` counted and ``next_attempt_at`` pushed back (:class:`Outcome`)
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -32,8 +32,8 @@ __all__ = [
     "OutboxItem",
     "OutboxStatus",
     "Outcome",
-    "counts",
     "decode_payload",
+    "read_status",
 ]
 
 #: The table of the outbox.
@@ -117,6 +117,27 @@ def decode_payload(value: object) -> dict[str, Any]:
     return dict(decoded) if isinstance(decoded, Mapping) else {}
 
 
-def counts(rows: list[tuple[str, int]]) -> dict[str, int]:
-    """``{state: count}`` of ``SELECT state, count(*) ... GROUP BY state`` rows."""
-    return {str(state): int(number) for state, number in rows}
+def read_status(
+    fetch: Callable[[str], Sequence[Sequence[Any]]], when: Callable[[Any], datetime | None]
+) -> OutboxStatus:
+    """The :class:`OutboxStatus` from two queries that SQLite and PostgreSQL answer alike.
+
+    ``fetch``: runs one SQL text (no parameters) on the database and returns its rows.
+    ``when``: turns the database's ``last_error_at`` value into an aware UTC datetime. Raises
+    what ``fetch`` raises.
+    """
+    by_state = {
+        str(state): int(number)
+        for state, number in fetch(f"SELECT state, count(*) FROM {OUTBOX_TABLE} GROUP BY state")
+    }
+    last = fetch(
+        f"SELECT last_error, last_error_at FROM {OUTBOX_TABLE} WHERE last_error IS NOT NULL"
+        " ORDER BY last_error_at DESC, id DESC LIMIT 1"
+    )
+    return OutboxStatus(
+        pending=by_state.get("pending", 0),
+        sent=by_state.get("sent", 0),
+        failed=by_state.get("failed", 0),
+        last_error=str(last[0][0]) if last else None,
+        last_error_at=when(last[0][1]) if last else None,
+    )

@@ -23,8 +23,8 @@ from aae_tracking_plugins.collector.storage.outbox import (
     OutboxItem,
     OutboxStatus,
     Outcome,
-    counts,
     decode_payload,
+    read_status,
 )
 
 __all__ = ["claim", "insert", "page_urls", "settle", "status"]
@@ -91,19 +91,8 @@ def settle(connection: _Connection, ids: Sequence[int], outcome: Outcome) -> Non
 
 def status(connection: _Connection) -> OutboxStatus:
     """See :meth:`~.base.EventStore.outbox_status`."""
-    by_state = counts(
-        connection.execute(f"SELECT state, count(*) FROM {OUTBOX_TABLE} GROUP BY state").fetchall()
-    )
-    last = connection.execute(
-        f"SELECT last_error, last_error_at FROM {OUTBOX_TABLE} WHERE last_error IS NOT NULL"
-        " ORDER BY last_error_at DESC, id DESC LIMIT 1"
-    ).fetchone()
-    return OutboxStatus(
-        pending=by_state.get("pending", 0),
-        sent=by_state.get("sent", 0),
-        failed=by_state.get("failed", 0),
-        last_error=last[0] if last else None,
-        last_error_at=last[1].astimezone(timezone.utc) if last else None,
+    return read_status(
+        lambda sql: connection.execute(sql).fetchall(), lambda value: value.astimezone(timezone.utc)
     )
 
 

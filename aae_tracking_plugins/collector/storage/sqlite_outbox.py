@@ -20,8 +20,8 @@ from aae_tracking_plugins.collector.storage.outbox import (
     OutboxItem,
     OutboxStatus,
     Outcome,
-    counts,
     decode_payload,
+    read_status,
 )
 
 __all__ = ["claim", "insert", "page_urls", "settle", "status"]
@@ -107,20 +107,7 @@ def settle(connection: sqlite3.Connection, ids: Sequence[int], outcome: Outcome)
 
 def status(connection: sqlite3.Connection) -> OutboxStatus:
     """See :meth:`~.base.EventStore.outbox_status` (the read connection)."""
-    by_state = counts(
-        connection.execute(f"SELECT state, count(*) FROM {OUTBOX_TABLE} GROUP BY state").fetchall()
-    )
-    last = connection.execute(
-        f"SELECT last_error, last_error_at FROM {OUTBOX_TABLE} WHERE last_error IS NOT NULL"
-        " ORDER BY last_error_at DESC, id DESC LIMIT 1"
-    ).fetchone()
-    return OutboxStatus(
-        pending=by_state.get("pending", 0),
-        sent=by_state.get("sent", 0),
-        failed=by_state.get("failed", 0),
-        last_error=last[0] if last else None,
-        last_error_at=_parse(last[1]) if last else None,
-    )
+    return read_status(lambda sql: connection.execute(sql).fetchall(), _parse)
 
 
 def page_urls(
