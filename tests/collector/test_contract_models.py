@@ -152,10 +152,13 @@ def change_fields(draw: st.DrawFn, event: dict[str, Any], count: int) -> None:
         key = draw(st.sampled_from([*target, "extra", "Bad Key", "p_new", "lcp_rating", "value"]))
         if draw(st.integers(0, 4)) == 0:
             target.pop(key, None)
+        # Copies: a drawn {} that becomes event_data is changed later in this loop, and the
+        # module's sample lists must stay as they are for the next example (else Hypothesis
+        # sees a strategy that draws differently each time: FlakyStrategyDefinition).
         elif key in FIELD_VALUES and draw(st.integers(0, 4)):
-            target[key] = draw(st.sampled_from(FIELD_VALUES[key]))
+            target[key] = copy.deepcopy(draw(st.sampled_from(FIELD_VALUES[key])))
         else:
-            target[key] = draw(VALUES)
+            target[key] = copy.deepcopy(draw(VALUES))
 
 
 @st.composite
