@@ -81,7 +81,10 @@ class CapiSettings:
     ``max_attempts``: attempts before a row is ``failed``. ``backoff`` / ``max_backoff``:
     seconds of the exponential backoff (base, ceiling). ``timeout``: seconds per request.
     ``lease``: seconds a claim lasts. ``poll_interval``: seconds between looks at an idle
-    outbox.
+    outbox. ``keep_sent``: seconds a ``sent`` row is kept, for the dashboard and for looking
+    up whether an event went (7 days: Meta takes no event older than that, so no row could be
+    sent again after; "Server Event Parameters", ``event_time``). ``prune_interval``: seconds
+    between deletions of older sent rows.
 
     Raises ``ValueError`` naming the environment variable of a bad value.
     """
@@ -98,6 +101,8 @@ class CapiSettings:
     timeout: float = 10.0
     lease: float = 120.0
     poll_interval: float = 2.0
+    keep_sent: float = 7 * 86400.0
+    prune_interval: float = 3600.0
 
     def __post_init__(self) -> None:
         if not _PIXEL_ID.fullmatch(self.pixel_id):
@@ -118,6 +123,8 @@ class CapiSettings:
             raise ValueError(f"batch_size must be 1-1000, got {self.batch_size}")
         if self.max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+        if self.keep_sent < 0 or self.prune_interval <= 0:
+            raise ValueError("keep_sent must be at least 0 and prune_interval above 0 seconds")
 
     @property
     def endpoint(self) -> str:

@@ -30,8 +30,10 @@ stored or printed (:meth:`~.capi.CapiSettings.redact`).
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -153,6 +155,7 @@ class Forwarder:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._store_down = False
+        self._pruned_at = -math.inf  # monotonic seconds of the last prune: first round prunes
 
     def start(self) -> None:
         """Start the thread (pending rows of an earlier run are sent first)."""
@@ -201,6 +204,7 @@ class Forwarder:
         settings = self.settings
         items = self.store.claim_outbox(settings.batch_size, settings.lease)
         if not items:
+            self.prune()
             return 0.0
         ready = self._prepare(items)
         if not ready:
@@ -222,6 +226,19 @@ class Forwarder:
         self.store.settle_outbox(ids, Outcome("failed", answer.error))
         self.warn(f"capi: {answer.error}; {len(ids)} event(s) failed")
         return None
+
+    def prune(self, force: bool = False) -> int:
+        """Delete the sent rows older than ``keep_sent``, at most once per ``prune_interval``
+        (or now, with ``force``). Called on idle rounds, so pruning never delays sending.
+        Output: rows deleted (0 when it was not time). Raises
+        :class:`~.storage.StorageError` when the database cannot be used."""
+        now = time.monotonic()
+        if not force and now - self._pruned_at < self.settings.prune_interval:
+            return 0
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.settings.keep_sent)
+        deleted = self.store.prune_outbox(cutoff)
+        self._pruned_at = now
+        return deleted
 
     def _prepare(self, items: list[OutboxItem]) -> list[OutboxItem]:
         """The items that can be sent, each with an ``event_source_url``; the others are

@@ -313,3 +313,23 @@ def test_the_dashboard_shows_what_is_pending_sent_and_failed(database_url: str) 
         }
     with running_collector(database_url) as plain:
         assert "Forwarding" not in request(plain.url, "GET", "/").body.decode()
+
+
+def test_sent_rows_are_pruned_after_keep_sent(database_url: str) -> None:
+    """With ``keep_sent`` 0 an idle round deletes the sent row; the event stays stored and a
+    resent copy is neither stored nor forwarded again."""
+    with graph_standin() as meta:
+        fast = settings(meta.url, keep_sent=0.0, prune_interval=0.05)
+        with running_collector(database_url, capi=fast) as collector:
+            event = fresh_event("Purchase", fbp=FBP)
+            page_view = fresh_event("PageView", fbp=FBP)
+            assert post(collector.url, {"events": [page_view, event]}, headers=AGENT).status == 200
+            wait_until(lambda: len(meta.received) == 1)
+            wait_until(lambda: status(collector) == OutboxStatus())  # sent, then pruned
+            assert post(collector.url, event, headers=AGENT).json() == {
+                "accepted": 0,
+                "duplicates": 1,
+            }
+            time.sleep(0.3)
+            assert len(meta.received) == 1
+            assert status(collector) == OutboxStatus()

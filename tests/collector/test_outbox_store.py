@@ -126,6 +126,22 @@ def test_a_row_not_due_yet_waits(store: EventStore) -> None:
     )
 
 
+def test_only_sent_rows_settled_before_the_cutoff_are_pruned(store: EventStore) -> None:
+    rows, outbox = rows_and_outbox(4)
+    store.add(rows, outbox)
+    first, second, third, _fourth = store.claim_outbox(10, 60)
+    store.settle_outbox([first.id, second.id], Outcome("sent"))
+    store.settle_outbox([third.id], Outcome("failed", "Meta answered 400: x"))
+    assert store.prune_outbox(datetime.now(timezone.utc) - timedelta(hours=1)) == 0
+    assert store.outbox_status().sent == 2
+    assert store.prune_outbox(datetime.now(timezone.utc) + timedelta(seconds=1)) == 2
+    status = store.outbox_status()
+    assert (status.pending, status.sent, status.failed) == (1, 0, 1)  # a claimed row stays
+    # A copy of a pruned event sent again is a duplicate of the stored event: no new row.
+    assert store.add(rows[:1], {first.event_id: outbox[first.event_id]}) == set()
+    assert store.outbox_status().pending == 1
+
+
 def test_events_stored_before_migration_2_are_browser_sent(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     first = available("sqlite")[0]

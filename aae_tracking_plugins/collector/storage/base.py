@@ -209,6 +209,16 @@ class EventStore(ABC):
         releasing their claim. Raises :class:`StorageUnavailable` or :class:`StorageError`."""
 
     @abstractmethod
+    def prune_outbox(self, sent_before: datetime) -> int:
+        """Delete the ``sent`` outbox rows settled before ``sent_before`` (aware); ``pending``
+        and ``failed`` rows stay. Output: how many were deleted. Raises
+        :class:`StorageUnavailable` or :class:`StorageError`.
+
+        A sent row only records that Meta took the event (its payload is already cleared);
+        deleting it changes nothing else: a resent copy of the event is a duplicate of the
+        stored event and gets no new row."""
+
+    @abstractmethod
     def outbox_status(self) -> OutboxStatus:
         """The outbox's counts by state and its last error (:class:`OutboxStatus`). Raises
         :class:`StorageUnavailable` or :class:`StorageError`."""

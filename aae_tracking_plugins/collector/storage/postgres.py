@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any, Final, TypeVar
 
 import psycopg
@@ -232,6 +232,10 @@ class PostgresStore(EventStore):
     def settle_outbox(self, ids: Sequence[int], outcome: Outcome) -> None:
         """See :meth:`EventStore.settle_outbox`."""
         self._run("cannot write to", lambda c: postgres_outbox.settle(c, ids, outcome))
+
+    def prune_outbox(self, sent_before: datetime) -> int:
+        """See :meth:`EventStore.prune_outbox`."""
+        return self._run("cannot write to", lambda c: postgres_outbox.prune(c, sent_before))
 
     def outbox_status(self) -> OutboxStatus:
         """See :meth:`EventStore.outbox_status`."""

@@ -11,7 +11,7 @@ Clause": ``SKIP LOCKED`` "is suitable for ... queue-like tables"). Times are the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any, Final
 
 import psycopg
@@ -27,7 +27,7 @@ from aae_tracking_plugins.collector.storage.outbox import (
     read_status,
 )
 
-__all__ = ["claim", "insert", "page_urls", "settle", "status"]
+__all__ = ["claim", "insert", "page_urls", "prune", "settle", "status"]
 
 _Connection = psycopg.Connection[TupleRow]
 _CLAIM: Final = (
@@ -87,6 +87,14 @@ def settle(connection: _Connection, ids: Sequence[int], outcome: Outcome) -> Non
         f" {_SETTLE[outcome.state]} WHERE id = ANY(%(ids)s)",
         parameters,
     )
+
+
+def prune(connection: _Connection, sent_before: datetime) -> int:
+    """See :meth:`~.base.EventStore.prune_outbox`."""
+    cursor = connection.execute(
+        f"DELETE FROM {OUTBOX_TABLE} WHERE state = 'sent' AND settled_at < %s", (sent_before,)
+    )
+    return cursor.rowcount
 
 
 def status(connection: _Connection) -> OutboxStatus:

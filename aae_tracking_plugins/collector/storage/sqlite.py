@@ -275,6 +275,11 @@ class SQLiteStore(EventStore):
         with self._transaction("cannot write to") as connection:
             sqlite_outbox.settle(connection, ids, outcome)
 
+    def prune_outbox(self, sent_before: datetime) -> int:
+        """See :meth:`EventStore.prune_outbox`."""
+        with self._transaction("cannot write to") as connection:
+            return sqlite_outbox.prune(connection, sent_before)
+
     def outbox_status(self) -> OutboxStatus:
         """See :meth:`EventStore.outbox_status`."""
         return self._read(sqlite_outbox.status)

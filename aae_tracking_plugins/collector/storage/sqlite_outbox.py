@@ -24,7 +24,7 @@ from aae_tracking_plugins.collector.storage.outbox import (
     read_status,
 )
 
-__all__ = ["claim", "insert", "page_urls", "settle", "status"]
+__all__ = ["claim", "insert", "page_urls", "prune", "settle", "status"]
 
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"  # as aae_events.received_at
 # Ids per statement: far below SQLite's parameter limit.
@@ -103,6 +103,15 @@ def settle(connection: sqlite3.Connection, ids: Sequence[int], outcome: Outcome)
             limit = outcome.max_attempts
             parameters = [limit, limit, now, _text(outcome.retry_at), outcome.error, now]
         connection.execute(sql + where, [*parameters, *chunk])
+
+
+def prune(connection: sqlite3.Connection, sent_before: datetime) -> int:
+    """See :meth:`~.base.EventStore.prune_outbox` (inside the write transaction)."""
+    cursor = connection.execute(
+        f"DELETE FROM {OUTBOX_TABLE} WHERE state = 'sent' AND settled_at < ?",
+        (_text(sent_before),),  # the same fixed-width UTC text: compares as time
+    )
+    return cursor.rowcount
 
 
 def status(connection: sqlite3.Connection) -> OutboxStatus:
