@@ -3,7 +3,10 @@
 1. ``on_files``: adds the generated pages ``reference/options.md`` (scripts/docs_options.py,
    from the configuration classes) and ``reference/events.md`` (scripts/docs_events.py, from the
    event JSON Schema). They exist only in the build, never in docs/, so they cannot drift.
-2. ``on_page_markdown``: a link that leaves docs/ for a file of the repository
+2. ``on_page_markdown``: the checked-in copy of the event reference in docs/events.md (between
+   its ``BEGIN``/``END event-reference`` markers, for readers of the repository) is left out of
+   the site, which has the generated page: the site shows the tables once.
+   And a link that leaves docs/ for a file of the repository
    (``[README](../README.md)``) is checked to exist, then pointed at ``repo_url`` when mkdocs.yml
    sets one, or else shown as the file's path in code: the site has no copy of it to link to.
 
@@ -41,6 +44,11 @@ GENERATED = {
     "reference/options.md": docs_options.options_page,
     "reference/events.md": docs_events.events_page,
 }
+#: The checked-in event reference of docs/events.md (kept equal to the schema by
+#: tests/unit/test_event_contract.py), markers included.
+_CHECKED_IN_REFERENCE = re.compile(
+    r"^<!-- BEGIN event-reference .*?^<!-- END event-reference -->\n?", re.S | re.M
+)
 #: ``](target)`` of an inline Markdown link whose target starts with ``../``.
 _UP_LINK = re.compile(r"\]\((\.\./[^)\s#]+)(#[^)\s]*)?\)")
 #: ``[text](target)`` of such a link, for the form without ``repo_url``.
@@ -83,6 +91,8 @@ def on_page_markdown(markdown: str, *, page: Page, config: MkDocsConfig, files: 
     Raises:
         PluginError: such a link names a file the repository does not have.
     """
+    if page.file.src_uri == "events.md":
+        markdown = _CHECKED_IN_REFERENCE.sub("", markdown)
     if _UP_LINK.search(markdown) is None:
         return markdown
     repo_root = Path(os.path.abspath(config.docs_dir)).parent

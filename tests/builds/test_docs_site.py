@@ -150,6 +150,13 @@ def test_event_reference_lists_every_event_type_and_field_with_valid_examples(
     assert [event["event_type"] for event in examples] == [*standard, "Lead"]
     for event in examples:
         assert validate_payload(event) == [], event
+    # The site shows the tables once: docs/events.md's checked-in copy (for readers of the
+    # repository) is left out of its page, which links to this one.
+    events_page = _page(docs_site[0], "events/index.html")
+    shown = _text(events_page.xpath("//article")[0])
+    assert "Every event: top-level fields" not in shown
+    assert "Batch body" not in shown
+    assert events_page.xpath("//article//a[@href='../reference/events/']")
 
 
 def test_the_references_need_no_hand_written_page(
