@@ -1417,3 +1417,17 @@ def test_cli_rejects_bad_port() -> None:
     )
     assert result.returncode == 2
     assert "port must be 0-65535" in result.stderr
+
+
+def test_cli_usage_errors_name_the_option_without_a_traceback() -> None:
+    for args, expected in (
+        (("--bogus",), "No such option '--bogus'"),
+        (("--port", "http"), "Invalid value for '--port'"),
+    ):
+        result = subprocess.run(
+            _cli(*args), cwd=ROOT, env=_cli_env(), capture_output=True, text=True, timeout=30
+        )
+        assert result.returncode == 2, args
+        assert result.stdout == ""
+        assert "Traceback" not in result.stderr
+        assert result.stderr.splitlines()[-1].startswith(f"Error: {expected}"), result.stderr
