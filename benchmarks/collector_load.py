@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/collector_load.py [--events 5000] [--batch-events 50000]
         [--concurrency 16] [--database sqlite|postgresql|both] [--postgres-url URL]
-        [--rounds N]
+        [--rounds N] [--forwarding]
 
 For each database it starts ``aae-tracking collect --quiet`` (one uvicorn process) on a new
 database, then sends a fixed number of events over ``--concurrency`` keep-alive connections
@@ -15,7 +15,9 @@ database), the CPU time the collector process spent per event (all its threads, 
 /proc/PID/stat) and the share of a core the generator used, then the verdict against issue
 12's targets and the ratio figure / target. With ``--rounds N`` each run is repeated N times
 and the median round (by events per second) is printed. PostgreSQL is a throwaway server
-(tests/postgres_cluster.py: fsync off) unless ``--postgres-url`` names one. The generator
+(tests/postgres_cluster.py: fsync off) unless ``--postgres-url`` names one. With
+``--forwarding`` the collector forwards to the Conversions API (a stand-in of the Graph API in
+this process, answering 200) and every event carries ``fbp``, so each gets an outbox row. The generator
 shares the machine's two cores with the collector (and, here, with whatever else runs: the
 load average is printed): the figures are a floor.
 """
@@ -42,6 +44,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.collector.graph_standin import fresh_event, graph_standin  # noqa: E402
 from tests.collector_helpers import CollectorProcess  # noqa: E402
 from tests.events import make_event  # noqa: E402
 
@@ -104,8 +107,13 @@ class Result:
         )
 
 
-def bodies(count: int, per_request: int) -> list[bytes]:
-    events = [make_event("PageView", event_id=str(uuid.uuid4())) for _ in range(count)]
+def bodies(count: int, per_request: int, forwarding: bool = False) -> list[bytes]:
+    if forwarding:  # recent, with a Meta match key: each one is to be forwarded
+        events = [
+            fresh_event("PageView", fbp="fb.1.1596403881668.1116446470") for _ in range(count)
+        ]
+    else:
+        events = [make_event("PageView", event_id=str(uuid.uuid4())) for _ in range(count)]
     if per_request == 1:
         return [_as_tracker(event) for event in events]
     return [
@@ -191,13 +199,24 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(kind: str, database_url: str, mode: str, events: int, concurrency: int) -> Result:
+def measure(
+    kind: str, database_url: str, mode: str, events: int, concurrency: int, graph: str | None
+) -> Result:
     per_request = 1 if mode == "single" else 100
-    with CollectorProcess("--quiet", "--database", database_url) as collector:
+    env = {}
+    if graph is not None:
+        env = {
+            "AAE_CAPI_PIXEL_ID": "1234567890",
+            "AAE_CAPI_ACCESS_TOKEN": "load-test-token",
+            "AAE_CAPI_GRAPH_URL": graph,
+        }
+    forwarding = graph is not None
+    with CollectorProcess("--quiet", "--database", database_url, env=env) as collector:
         pid = collector.process.pid
-        run_load(collector.url, bodies(200 * per_request, per_request), concurrency)  # warm up
+        warm_up = bodies(200 * per_request, per_request, forwarding)
+        run_load(collector.url, warm_up, concurrency)
         warm = counts(database_url)[0]
-        queue = bodies(events, per_request)
+        queue = bodies(events, per_request, forwarding)
         requests = len(queue)
         cpu, mine = process_cpu(pid), own_cpu()
         seconds, latencies = run_load(collector.url, queue, concurrency)
@@ -256,7 +275,19 @@ def main() -> int:
     parser.add_argument(
         "--rounds", type=int, default=1, help="repeat each run, print the median round"
     )
+    parser.add_argument(
+        "--forwarding",
+        action="store_true",
+        help="with Conversions API forwarding on (to a stand-in): every event gets an outbox row",
+    )
     args = parser.parse_args()
+    with graph_standin() as standin:
+        return _main(args, standin.url if args.forwarding else None)
+
+
+def _main(args: argparse.Namespace, graph: str | None) -> int:
+    if graph is not None:
+        print(f"forwarding on: the Conversions API stand-in is {graph}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(HEADER)
     results: dict[tuple[str, str], Result] = {}
@@ -267,7 +298,7 @@ def main() -> int:
                 rounds = []
                 for _ in range(args.rounds):
                     url = fresh(kind, base, f"load_{mode}_{uuid.uuid4().hex[:8]}")
-                    rounds.append(measure(kind, url, mode, events, args.concurrency))
+                    rounds.append(measure(kind, url, mode, events, args.concurrency, graph))
                 result = sorted(rounds, key=lambda r: r.rate)[len(rounds) // 2]
                 results[kind, mode] = result
                 print(result.line(args.concurrency), flush=True)

@@ -171,9 +171,7 @@ class _Endpoints:
             if context is None:
                 accepted, duplicates = await service.ingest_async(events, received_at)
             else:
-                accepted, duplicates = await run_in_threadpool(
-                    service.ingest_from, events, received_at, context
-                )
+                accepted, duplicates = await service.ingest_from_async(events, received_at, context)
         except StorageUnavailable:
             return _unavailable(service, headers)
         return json_response(200, {"accepted": accepted, "duplicates": duplicates}, headers)

@@ -32,6 +32,7 @@ from aae_tracking_plugins.collector.storage import (
     open_store,
 )
 from aae_tracking_plugins.collector.storage.group import GroupWriter
+from aae_tracking_plugins.collector.storage.outbox import OutboxEntry
 from aae_tracking_plugins.collector.wire import Event
 
 __all__ = ["ENVIRONMENT", "CollectorConfig", "EventService", "stderr_line"]
@@ -185,7 +186,11 @@ class EventService:
         self.writer.close()
 
     def _stored(
-        self, events: Sequence[Event], stored: set[str], received_at: datetime
+        self,
+        events: Sequence[Event],
+        stored: set[str],
+        received_at: datetime,
+        origin: str = "browser",
     ) -> tuple[int, int]:
         """Count and print what a write stored; ``(accepted, duplicates)``."""
         self._note_availability(None)
@@ -194,7 +199,7 @@ class EventService:
             self.stored += accepted
             self.duplicates += duplicates
         if self.config.echo is not None:
-            self._echo(events, stored, received_at)
+            self._echo(events, stored, received_at, origin)
         return accepted, duplicates
 
     def ingest_from(
@@ -207,23 +212,48 @@ class EventService:
         Inputs: as :meth:`ingest`, and the request's :class:`~.capi.RequestContext` (origin,
         user agent, address). Output and errors: as :meth:`ingest`.
         """
-        rows = [EventRow.from_event(event, received_at, context.origin) for event in events]
-        outbox = outbox_entries(events, received_at, context) if self.config.capi else {}
+        rows, outbox = self._rows_from(events, received_at, context)
         try:
-            stored = self.store.add(rows, outbox or None)
+            stored = self.writer.submit(rows, outbox).result()
         except StorageUnavailable as exc:
             self._note_availability(str(exc))
             raise
-        self._note_availability(None)
+        return self._stored_from(events, stored, received_at, context, outbox)
+
+    async def ingest_from_async(
+        self, events: Sequence[Event], received_at: datetime, context: RequestContext
+    ) -> tuple[int, int]:
+        """:meth:`ingest_from` for the event loop (group commit, as :meth:`ingest_async`).
+        Same inputs, output and errors."""
+        rows, outbox = self._rows_from(events, received_at, context)
+        try:
+            stored = await self.writer.add(rows, outbox)
+        except StorageUnavailable as exc:
+            self._note_availability(str(exc))
+            raise
+        return self._stored_from(events, stored, received_at, context, outbox)
+
+    def _rows_from(
+        self, events: Sequence[Event], received_at: datetime, context: RequestContext
+    ) -> tuple[list[EventRow], dict[str, OutboxEntry]]:
+        """The rows of ``events`` (with the request's origin) and, while forwarding is on,
+        the outbox entries of those to forward, by ``event_id``."""
+        rows = [EventRow.from_event(event, received_at, context.origin) for event in events]
+        outbox = outbox_entries(events, received_at, context) if self.config.capi else {}
+        return rows, outbox
+
+    def _stored_from(
+        self,
+        events: Sequence[Event],
+        stored: set[str],
+        received_at: datetime,
+        context: RequestContext,
+        outbox: Mapping[str, OutboxEntry],
+    ) -> tuple[int, int]:
+        """Wake the forwarder when outbox rows were written; count and print."""
         if outbox and self.on_outbox is not None and stored & outbox.keys():
             self.on_outbox()
-        accepted, duplicates = len(stored), len(events) - len(stored)
-        with self._lines:
-            self.stored += accepted
-            self.duplicates += duplicates
-        if self.config.echo is not None:
-            self._echo(events, stored, received_at, context.origin)
-        return accepted, duplicates
+        return self._stored(events, stored, received_at, context.origin)
 
     def latest(self, query: EventQuery) -> list[StoredEvent]:
         """The stored events ``query`` selects, newest first (raises as the store does)."""

@@ -5,6 +5,7 @@ an answer always follows the commit."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -23,6 +24,7 @@ from aae_tracking_plugins.collector.storage import (
     open_store,
 )
 from aae_tracking_plugins.collector.storage.group import GroupWriter
+from aae_tracking_plugins.collector.storage.outbox import OutboxEntry
 from aae_tracking_plugins.collector.storage.sqlite import SQLiteStore
 from tests.events import make_event
 
@@ -78,6 +80,30 @@ def test_requests_queued_during_a_write_share_the_next_transaction(
     assert (writer.transactions, writer.requests) == (2, 4)
     stored = [event.event["event_id"] for event in store.latest(EventQuery(limit=100))]
     assert sorted(stored) == ["a1", "b1", "b2", "c1", "d1"]
+
+
+def test_outbox_rows_go_with_their_requests_rows_in_the_groups_transaction(
+    store: SQLiteStore, locked: sqlite3.Connection
+) -> None:
+    """Forwarding on: each request's outbox entries are written with its rows, one outbox row
+    per stored event (the first request's entry for an event two requests carry), none for a
+    duplicate, none for an event without an entry."""
+    writer = GroupWriter(store.add)
+    entry = {i: OutboxEntry(json.dumps({"from": i}), "sess_1_a", "lp_123") for i in "abcd"}
+    locked.execute("BEGIN EXCLUSIVE")
+    futures = [writer.submit(rows("a1"), {"a1": entry["a"]})]
+    time.sleep(0.05)  # the writer has taken the first request and waits for the lock
+    futures.append(writer.submit(rows("b1", "c1"), {"b1": entry["b"]}))  # c1: not forwarded
+    futures.append(writer.submit(rows("b1", "d1"), {"b1": entry["c"], "d1": entry["d"]}))
+    futures.append(writer.submit(rows("a1")))  # stored in the first transaction: a duplicate
+    time.sleep(0.1)
+    locked.execute("ROLLBACK")
+    results = [future.result(timeout=10) for future in futures]
+    writer.close()
+    assert results == [{"a1"}, {"b1", "c1"}, {"d1"}, set()]
+    assert (writer.transactions, writer.requests) == (2, 4)
+    claimed = {item.event_id: item.payload for item in store.claim_outbox(10, 60)}
+    assert claimed == {"a1": {"from": "a"}, "b1": {"from": "b"}, "d1": {"from": "d"}}
 
 
 def test_an_unavailable_database_fails_the_whole_group_and_stores_nothing(

@@ -17,6 +17,10 @@ still means stored. Nobody waits for a timer: a lone request is written at once,
 grow only while the database is busy with the previous one (as PostgreSQL's and MySQL's own
 group commit of their logs). At most :data:`MAX_GROUP_ROWS` rows go in one transaction.
 
+Outbox rows (Conversions API forwarding, :mod:`.outbox`) travel with their request's rows and
+are written in the same transaction: a group's ``write`` gets every request's outbox entries,
+the first request's entry for an ``event_id`` that several carry (its row is the one stored).
+
 De-duplication stays the database's: ``write`` returns the ``event_id`` values its ``INSERT ...
 ON CONFLICT (event_id) DO NOTHING`` stored, and each request gets those of its own rows that no
 earlier request of the group claimed (the first copy of an event is the one stored, as within
@@ -30,15 +34,16 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from typing import Final
+from typing import Final, Protocol
 
 from aae_tracking_plugins.collector.storage.base import (
     EventRow,
     StorageError,
     StorageUnavailable,
 )
+from aae_tracking_plugins.collector.storage.outbox import OutboxEntry
 
 __all__ = ["MAX_GROUP_ROWS", "GroupWriter"]
 
@@ -46,14 +51,22 @@ __all__ = ["MAX_GROUP_ROWS", "GroupWriter"]
 #: may take it past). Bounds how long one commit holds SQLite's write lock.
 MAX_GROUP_ROWS: Final = 5000
 
-Write = Callable[[Sequence[EventRow]], set[str]]
-_Pending = tuple[Sequence[EventRow], "Future[set[str]]"]
+Outbox = Mapping[str, OutboxEntry]
+
+
+class Write(Protocol):
+    """``EventStore.add``: one transaction per call; the stored ``event_id`` values."""
+
+    def __call__(self, rows: Sequence[EventRow], outbox: Outbox | None = None, /) -> set[str]: ...
+
+
+_Pending = tuple[Sequence[EventRow], Outbox | None, "Future[set[str]]"]
 
 
 class GroupWriter:
     """Writes the rows of concurrent requests together, through ``write``, in its own thread.
 
-    Input: ``write(rows) -> stored event ids``: one transaction per call, raising
+    Input: ``write(rows[, outbox]) -> stored event ids``: one transaction per call, raising
     :class:`~.base.StorageUnavailable` (nothing stored) or :class:`~.base.StorageError`
     (typically ``EventStore.add``). The thread starts with the first request and ends at
     :meth:`close`. Thread-safe; usable from any number of event loops and threads.
@@ -70,24 +83,25 @@ class GroupWriter:
         self.transactions = 0
         self.requests = 0
 
-    def submit(self, rows: Sequence[EventRow]) -> Future[set[str]]:
-        """Queue ``rows``; the future's result is the ``event_id`` values of ``rows`` stored,
-        once committed, or the storage error (a fresh instance per request). Raises
+    def submit(self, rows: Sequence[EventRow], outbox: Outbox | None = None) -> Future[set[str]]:
+        """Queue ``rows`` (and the outbox entries of those to forward, by ``event_id``); the
+        future's result is the ``event_id`` values of ``rows`` stored, once committed, or the
+        storage error (a fresh instance per request). Raises
         :class:`~.base.StorageUnavailable` after :meth:`close`."""
         future: Future[set[str]] = Future()
         with self._lock:
             if self._closed:
                 raise StorageUnavailable("the collector is shutting down")
-            self._queue.append((rows, future))
+            self._queue.append((rows, outbox or None, future))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
             self._lock.notify()
         return future
 
-    async def add(self, rows: Sequence[EventRow]) -> set[str]:
+    async def add(self, rows: Sequence[EventRow], outbox: Outbox | None = None) -> set[str]:
         """:meth:`submit` for the event loop: waits without blocking it."""
-        return await asyncio.wrap_future(self.submit(rows))
+        return await asyncio.wrap_future(self.submit(rows, outbox))
 
     def close(self) -> None:
         """Write what is queued, then stop the thread; later requests raise
@@ -116,8 +130,14 @@ class GroupWriter:
             self.requests += len(group)
 
     def _commit(self, group: list[_Pending]) -> None:
+        rows = [row for rows, _outbox, _future in group for row in rows]
+        outbox: dict[str, OutboxEntry] = {}
+        for _rows, entries, _future in group:
+            for event_id, entry in (entries or {}).items():
+                outbox.setdefault(event_id, entry)
         try:
-            stored = self._write([row for rows, _future in group for row in rows])
+            # Without outbox rows, write(rows): the call a store without forwarding expects.
+            stored = self._write(rows, outbox) if outbox else self._write(rows)
         except StorageUnavailable as exc:
             _fail(group, exc)
             return
@@ -132,14 +152,14 @@ class GroupWriter:
             _fail(group, StorageError(f"cannot write: {type(exc).__name__}: {exc}"))
             return
         claimed: set[str] = set()
-        for rows, future in group:
-            mine = {row.event_id for row in rows if row.event_id in stored} - claimed
+        for mine_rows, _outbox, future in group:
+            mine = {row.event_id for row in mine_rows if row.event_id in stored} - claimed
             claimed |= mine
             future.set_result(mine)
 
 
 def _fail(group: list[_Pending], error: StorageError) -> None:
-    for _rows, future in group:
+    for _rows, _outbox, future in group:
         # A new exception per request: one instance raised in several tasks would share (and
         # scramble) its traceback.
         future.set_exception(type(error)(str(error)))
