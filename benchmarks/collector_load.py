@@ -17,9 +17,9 @@ database), the CPU time the collector process spent per event (all its threads, 
 and the median round (by events per second) is printed. PostgreSQL is a throwaway server
 (tests/postgres_cluster.py: fsync off) unless ``--postgres-url`` names one. With
 ``--forwarding`` the collector forwards to the Conversions API (a stand-in of the Graph API in
-this process, answering 200) and every event carries ``fbp``, so each gets an outbox row. The generator
-shares the machine's two cores with the collector (and, here, with whatever else runs: the
-load average is printed): the figures are a floor.
+this process, answering 200) and every event carries ``fbp``, so each gets an outbox row. The
+generator shares the machine's two cores with the collector (and, here, with whatever else
+runs: the load average is printed): the figures are a floor.
 """
 
 from __future__ import annotations
