@@ -172,7 +172,10 @@ class ReadAccess:
         if self.token is None:
             if is_loopback(client_host):
                 return 0, ""
-            return 403, "reads answer only on loopback unless a read token is configured"
+            return 403, (
+                "reads answer only on loopback unless a read token is configured"
+                " (AAE_COLLECTOR_READ_TOKEN)"
+            )
         scheme, _, given = (authorization or "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(
             given.strip().encode(), self.token.encode()

@@ -126,8 +126,17 @@ class CollectorConfig:
         return OriginPolicy.of(self.allowed_origins)
 
     def open_store(self) -> EventStore:
-        """Open the configured database (see :func:`~.storage.open_store` for what it raises)."""
-        return open_store(self.database_url, **self.store_options)
+        """Open the configured database and check that it takes a write (``ping``): SQLite
+        opens a file it may not write read-only, and an up-to-date schema writes nothing, so
+        without the check the first event would be the first to fail. Raises what
+        :func:`~.storage.open_store` and :meth:`~.storage.EventStore.ping` raise."""
+        store = open_store(self.database_url, **self.store_options)
+        try:
+            store.ping()
+        except BaseException:
+            store.close()
+            raise
+        return store
 
 
 class EventService:

@@ -97,7 +97,10 @@ def test_addresses_as_servers_and_proxies_write_them(text: str, parsed: str | No
 def test_reads_by_address_without_a_token_and_by_token_with_one() -> None:
     open_to_loopback = ReadAccess()
     assert open_to_loopback.refusal("127.0.0.1", None) == (0, "")
-    assert open_to_loopback.refusal("203.0.113.7", "Bearer anything")[0] == 403
+    status, reason = open_to_loopback.refusal("203.0.113.7", "Bearer anything")
+    assert status == 403
+    # The refusal names the setting that opens reads to other machines.
+    assert "AAE_COLLECTOR_READ_TOKEN" in reason
     with_token = ReadAccess("s3cret")
     assert with_token.refusal("203.0.113.7", "Bearer s3cret") == (0, "")
     assert with_token.refusal("203.0.113.7", "bearer  s3cret ") == (0, "")

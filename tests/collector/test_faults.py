@@ -291,6 +291,33 @@ def test_a_read_only_folder_is_one_line_at_start_up(tmp_path: Path) -> None:
     assert "read-only" in errors or "not writable" in errors
 
 
+def test_a_read_only_database_file_is_one_line_at_start_up(tmp_path: Path) -> None:
+    """An existing database file that may not be written, in a folder that may: SQLite opens
+    it read-only without a word, so without a check the collector started and answered every
+    event 503 while ``/healthz`` said ok. As root (which ignores permissions) the file is a
+    read-only bind mount of itself; as another user a ``chmod``."""
+    from aae_tracking_plugins.collector.storage import open_store
+
+    database = tmp_path / "events.db"
+    open_store(f"sqlite:///{database}").close()
+    if os.geteuid() == 0:
+        bound = subprocess.run(["mount", "--bind", str(database), str(database)], check=False)
+        if bound.returncode != 0:
+            pytest.skip("root without mount: a file cannot be made read-only for it")
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(database)], check=True)
+    else:
+        database.chmod(0o444)
+    try:
+        status, errors = start_error("--database", f"sqlite:///{database}")
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["umount", str(database)], check=True)
+        database.chmod(0o644)
+    assert (status, errors.count("\n")) == (1, 1), errors
+    assert "Traceback" not in errors
+    assert f"the file {database} is read-only" in errors
+
+
 def test_a_full_disk_while_running_503_one_line_then_recovery(tmpfs: Path) -> None:
     """(A read-only remount is refused while the collector holds its files open for writing:
     a read-only database is met at start-up, above.)"""

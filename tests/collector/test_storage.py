@@ -155,6 +155,8 @@ def test_ping_answers_while_the_database_does(store: EventStore) -> None:
         ("events.db", "did you mean sqlite:///events.db?"),
         ("mysql://db/x", "unsupported database URL 'mysql://db/x'"),
         ("sqlite://host/x.db", "invalid SQLite URL"),
+        # One slash: not the relative file x.db nor the absolute /x.db, but a mistake.
+        ("sqlite:/x.db", "three slashes for a relative file, four for an absolute one"),
         ("sqlite:///:memory:", "keeps nothing"),
         ("postgresql://u:secret@h:5432/db?nonsense=1", "u:***@h:5432"),
     ],

@@ -53,10 +53,16 @@ _FORMS = "sqlite:///path/to/events.db or postgresql://user@host:5432/dbname"
 def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///`` URL (``sqlite:///rel.db``, ``sqlite:////abs.db``).
 
-    Raises :class:`DatabaseURLError` for ``:memory:`` (nothing would survive a restart) and for
-    a URL with a host (``sqlite://host/x``) or nothing after the slashes.
+    Raises :class:`DatabaseURLError` for ``:memory:`` (nothing would survive a restart), for
+    a URL with a host (``sqlite://host/x``) or nothing after the slashes, and for one slash
+    (``sqlite:/x.db``: relative or absolute? SQLAlchemy's form, which we follow, has three).
     """
     parts = urlsplit(url)
+    if not url.partition(":")[2].startswith("//"):
+        raise DatabaseURLError(
+            f"invalid SQLite URL {url!r}: three slashes for a relative file, four for an"
+            " absolute one (sqlite:///events.db, sqlite:////var/lib/aae/events.db)"
+        )
     path = unquote(parts.path)
     if parts.netloc or not path.startswith("/") or len(path) < 2:
         raise DatabaseURLError(f"invalid SQLite URL {url!r}: use {_FORMS}")

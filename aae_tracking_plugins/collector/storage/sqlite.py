@@ -297,10 +297,14 @@ class SQLiteStore(EventStore):
 
     def ping(self) -> None:
         """See :meth:`EventStore.ping`. Here: the write lock can be taken (so a write would
-        go through: not locked by another process, not read-only), then let go; and the disk
-        has room (taking the lock writes nothing, so a full disk would pass it)."""
+        go through: not locked by another process), then let go; and the file may be written
+        and the disk has room (taking the lock writes nothing, so a full disk would pass it,
+        and so does a file SQLite opened read-only without a word: it has no write permission)."""
         with self._transaction("cannot write to"):
             pass
+        if not os.access(self.path, os.W_OK):
+            cause = storage_cause(self.path) or f"the file {self.path} is read-only"
+            raise StorageUnavailable(f"cannot write to {self.url}: not writable ({cause})")
         if os.statvfs(self.path.parent).f_bavail == 0:
             raise StorageUnavailable(
                 f"cannot write to {self.url}: database or disk is full"
