@@ -54,9 +54,12 @@ def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///`` URL (``sqlite:///rel.db``, ``sqlite:////abs.db``).
 
     Raises :class:`DatabaseURLError` for ``:memory:`` (nothing would survive a restart) and for
-    a URL with a host (``sqlite://host/x``) or nothing after the slashes.
+    a URL with a host (``sqlite://host/x``), nothing after the slashes, or that cannot be parsed.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": an unclosed "["
+        raise DatabaseURLError(f"invalid database URL ({exc}): use {_FORMS}") from None
     path = unquote(parts.path)
     if parts.netloc or not path.startswith("/") or len(path) < 2:
         raise DatabaseURLError(f"invalid SQLite URL {url!r}: use {_FORMS}")
@@ -71,10 +74,13 @@ def open_store(url: str, **options: float) -> EventStore:
     Inputs: a URL of the forms in the module docstring; ``options`` for the implementation
     (SQLite: ``busy_timeout``; PostgreSQL: ``pool_size``, ``pool_timeout``,
     ``connect_timeout``). Output: a ready :class:`EventStore`. Raises :class:`DatabaseURLError`
-    for a URL of another form, :class:`StorageUnavailable` for a database that cannot be
-    reached now, :class:`StorageError` for one that cannot be used.
+    for a URL of another form or one that cannot be parsed, :class:`StorageUnavailable` for
+    a database that cannot be reached now, :class:`StorageError` for one that cannot be used.
     """
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # "Invalid IPv6 URL": an unclosed "["; the URL may hold a password
+        raise DatabaseURLError(f"invalid database URL ({exc}): use {_FORMS}") from None
     if scheme == "sqlite":
         from aae_tracking_plugins.collector.storage.sqlite import SQLiteStore
 
