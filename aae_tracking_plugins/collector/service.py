@@ -76,7 +76,7 @@ class CollectorConfig:
 
     database_url: str = DEFAULT_DATABASE_URL
     allowed_origins: tuple[str, ...] = ()
-    read_token: str | None = None
+    read_token: str | None = field(default=None, repr=False)
     write_token: str | None = field(default=None, repr=False)
     trust_proxy: bool = False
     capi: CapiSettings | None = None
