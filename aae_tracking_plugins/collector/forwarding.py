@@ -29,6 +29,7 @@ stored or printed (:meth:`~.capi.CapiSettings.redact`).
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import random
@@ -123,7 +124,8 @@ def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
             content = exc.read()
         retry = retry_after_seconds(exc.headers.get("Retry-After"))
         return Answer(exc.code, retry, settings.redact(_meta_message(exc.code, content)))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: an answer that is not HTTP (BadStatusLine, IncompleteRead...)
         reason = getattr(exc, "reason", None) or exc
         return Answer(0, None, settings.redact(f"cannot reach {settings.endpoint}: {reason}"))
 
