@@ -40,8 +40,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.message import Message
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from aae_tracking_plugins.collector.capi import CapiSettings
 from aae_tracking_plugins.collector.service import EventService
@@ -101,10 +102,31 @@ def _meta_message(status: int, body: bytes) -> str:
     return f"Meta answered {status}: {message}"
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would send a POST answered 301/302/303 again as a
+    GET without its body (the events never arrive, and a 200 to that GET looked like sent).
+    The 3xx is the answer (an ``HTTPError``)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        return None
+
+
+_OPENER: Final = urllib.request.build_opener(_NoRedirect)
+
+
 def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
     """POST ``events`` (server events, at most 1,000) to the settings' endpoint.
 
-    Output: the :class:`Answer`; this never raises for what the network or Meta does.
+    Output: the :class:`Answer` (a redirect is not followed: its 3xx is the answer); this
+    never raises for what the network or Meta does.
     """
     body: dict[str, Any] = {"data": events, "access_token": settings.access_token}
     if settings.test_event_code:
@@ -116,7 +138,7 @@ def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=settings.timeout) as response:
+        with _OPENER.open(request, timeout=settings.timeout) as response:
             response.read()
             return Answer(response.status)
     except urllib.error.HTTPError as exc:
