@@ -15,7 +15,9 @@ from tests.collector_helpers import AAE_TRACKING
 pytestmark = pytest.mark.collector
 
 
-@pytest.mark.parametrize("url", ["postgresql://aae:s3cret@[db.internal/aae", "sqlite://[x/e.db"])
+@pytest.mark.parametrize(
+    "url", ["postgresql://aae:s3cret@[db.internal/aae", "sqlite://[x/e.db", "sqlite:///a%00b.db"]
+)
 def test_an_unsplittable_database_url_is_a_one_line_error(tmp_path: Path, url: str) -> None:
     result = subprocess.run(
         [str(AAE_TRACKING), "collect", "--port", "0", "--database", url],
@@ -25,7 +27,7 @@ def test_an_unsplittable_database_url_is_a_one_line_error(tmp_path: Path, url: s
         timeout=60,
     )
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.startswith("aae-tracking: error: argument --database: invalid database")
+    assert result.stderr.startswith("aae-tracking: error: argument --database: invalid ")
     assert result.stderr.count("\n") == 1
     assert "s3cret" not in result.stderr
 

@@ -54,14 +54,15 @@ def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///`` URL (``sqlite:///rel.db``, ``sqlite:////abs.db``).
 
     Raises :class:`DatabaseURLError` for ``:memory:`` (nothing would survive a restart) and for
-    a URL with a host (``sqlite://host/x``), nothing after the slashes, or that cannot be parsed.
+    a URL with a host (``sqlite://host/x``), nothing after the slashes, a NUL (``%00``: no
+    file name holds one), or that cannot be parsed.
     """
     try:
         parts = urlsplit(url)
     except ValueError as exc:  # "Invalid IPv6 URL": an unclosed "["
         raise DatabaseURLError(f"invalid database URL ({exc}): use {_FORMS}") from None
     path = unquote(parts.path)
-    if parts.netloc or not path.startswith("/") or len(path) < 2:
+    if parts.netloc or not path.startswith("/") or len(path) < 2 or "\x00" in path:
         raise DatabaseURLError(f"invalid SQLite URL {url!r}: use {_FORMS}")
     if path[1:] == ":memory:":
         raise DatabaseURLError("an in-memory SQLite database keeps nothing: give a file")
