@@ -30,7 +30,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -164,7 +164,7 @@ def is_loopback(host: str | None) -> bool:
 class ReadAccess:
     """Who may read: loopback clients, or (``token`` set) whoever sends the token."""
 
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # a secret: never shown
 
     def refusal(self, client_host: str | None, authorization: str | None) -> tuple[int, str]:
         """``(0, "")`` when the read may go on, else ``(status, reason)``: 401 for a missing or
@@ -196,7 +196,7 @@ def _bearer_is(authorization: str, token: str) -> bool:
 class WriteAccess:
     """Who may post server-sent events: whoever sends the write ``token`` (None: nobody)."""
 
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # a secret: never shown
 
     def origin(self, authorization: str | None) -> tuple[str, int, str]:
         """``(origin, 0, "")`` for a request that may post, its events' origin ``browser``

@@ -30,6 +30,7 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from aae_tracking_plugins.collector.capi import RequestContext, client_address
 from aae_tracking_plugins.collector.intake import FieldProblem, Refusal, read_events
@@ -90,7 +91,8 @@ def json_response(
 
 async def read_body(request: Request) -> bytes:
     """The request body, at most :data:`~.wire.MAX_BODY_BYTES`; raises :class:`~.intake.Refusal`
-    413 as soon as a ``Content-Length`` or the bytes read say it is longer."""
+    413 as soon as a ``Content-Length`` or the bytes read say it is longer, 400 when the client
+    disconnects before the body's end."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise Refusal(
@@ -99,13 +101,21 @@ async def read_body(request: Request) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise Refusal(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body exceeds the {MAX_BODY_BYTES} byte limit"
-            )
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise Refusal(
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                    f"body exceeds the {MAX_BODY_BYTES} byte limit",
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client went away mid-body: nothing to store and nobody to answer, but no
+        # server error either (uncaught, it was a traceback per aborted upload).
+        raise Refusal(
+            HTTPStatus.BAD_REQUEST, "the client left before sending its whole body"
+        ) from None
     return b"".join(chunks)
 
 

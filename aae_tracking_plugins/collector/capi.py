@@ -109,7 +109,10 @@ class CapiSettings:
             raise ValueError(f"{ENVIRONMENT['pixel_id']} must be digits, got {self.pixel_id!r}")
         if not self.access_token.strip():
             raise ValueError(f"{ENVIRONMENT['access_token']} is set but empty")
-        parts = urlsplit(self.graph_url)
+        try:
+            parts = urlsplit(self.graph_url)
+        except ValueError:  # "Invalid IPv6 URL": an unclosed "["
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
             raise ValueError(
                 f"{ENVIRONMENT['graph_url']} must be an http(s) URL without a query, "

@@ -148,11 +148,20 @@ def _config(
     if database_url is not None:
         overrides["database_url"] = database_url
     if origins:
+        from aae_tracking_plugins.collector.access import OriginPolicy
+
+        try:
+            OriginPolicy.of(origins)
+        except ValueError as exc:
+            raise _Exit(f"argument --allow-origin: {exc}") from None
         overrides["allowed_origins"] = origins
     try:
         return config_class.from_environment(**overrides)
     except ValueError as exc:
-        message = f"argument --allow-origin: {exc}" if "origin" in str(exc) else str(exc)
+        message = str(exc)
+        if not origins and message.startswith(("not an origin", "an origin has no")):
+            # normalize_origin's text: here it can only be the environment's origins
+            message = f"AAE_COLLECTOR_ALLOW_ORIGINS: {message}"
         raise _Exit(message) from None
 
 

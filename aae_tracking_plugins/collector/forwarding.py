@@ -29,6 +29,7 @@ stored or printed (:meth:`~.capi.CapiSettings.redact`).
 
 from __future__ import annotations
 
+import http.client
 import json
 import math
 import random
@@ -39,8 +40,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.message import Message
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from aae_tracking_plugins.collector.capi import CapiSettings
 from aae_tracking_plugins.collector.service import EventService
@@ -100,10 +102,31 @@ def _meta_message(status: int, body: bytes) -> str:
     return f"Meta answered {status}: {message}"
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are not followed: urllib would send a POST answered 301/302/303 again as a
+    GET without its body (the events never arrive, and a 200 to that GET looked like sent).
+    The 3xx is the answer (an ``HTTPError``)."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: Message,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        return None
+
+
+_OPENER: Final = urllib.request.build_opener(_NoRedirect)
+
+
 def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
     """POST ``events`` (server events, at most 1,000) to the settings' endpoint.
 
-    Output: the :class:`Answer`; this never raises for what the network or Meta does.
+    Output: the :class:`Answer` (a redirect is not followed: its 3xx is the answer); this
+    never raises for what the network or Meta does.
     """
     body: dict[str, Any] = {"data": events, "access_token": settings.access_token}
     if settings.test_event_code:
@@ -115,7 +138,7 @@ def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=settings.timeout) as response:
+        with _OPENER.open(request, timeout=settings.timeout) as response:
             response.read()
             return Answer(response.status)
     except urllib.error.HTTPError as exc:
@@ -123,7 +146,8 @@ def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
             content = exc.read()
         retry = retry_after_seconds(exc.headers.get("Retry-After"))
         return Answer(exc.code, retry, settings.redact(_meta_message(exc.code, content)))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: an answer that is not HTTP (BadStatusLine, IncompleteRead...)
         reason = getattr(exc, "reason", None) or exc
         return Answer(0, None, settings.redact(f"cannot reach {settings.endpoint}: {reason}"))
 

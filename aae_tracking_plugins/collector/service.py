@@ -46,6 +46,7 @@ ENVIRONMENT: Final = {
     "trust_proxy": "AAE_COLLECTOR_TRUST_PROXY",
 }
 _YES: Final = ("1", "true", "yes", "on")
+_NO: Final = ("", "0", "false", "no", "off")
 
 LineWriter = Callable[[str], None]
 
@@ -76,7 +77,7 @@ class CollectorConfig:
 
     database_url: str = DEFAULT_DATABASE_URL
     allowed_origins: tuple[str, ...] = ()
-    read_token: str | None = None
+    read_token: str | None = field(default=None, repr=False)
     write_token: str | None = field(default=None, repr=False)
     trust_proxy: bool = False
     capi: CapiSettings | None = None
@@ -100,7 +101,8 @@ class CollectorConfig:
 
         ``AAE_COLLECTOR_DATABASE`` (a URL), ``AAE_COLLECTOR_ALLOW_ORIGINS`` (origins separated
         by spaces or commas), ``AAE_COLLECTOR_READ_TOKEN``, ``AAE_COLLECTOR_WRITE_TOKEN``,
-        ``AAE_COLLECTOR_TRUST_PROXY`` (``1``/``true``/``yes``), the ``AAE_CAPI_*`` variables
+        ``AAE_COLLECTOR_TRUST_PROXY`` (``1``/``true``/``yes``/``on``, or ``0``/``false``/``no``/
+        ``off``: another value raises ``ValueError`` naming it), the ``AAE_CAPI_*`` variables
         (:meth:`~.capi.CapiSettings.from_environment`; the override ``capi_pixel_id`` is the
         CLI's ``--capi-pixel-id``). Raises ``ValueError`` as the class.
         """
@@ -115,7 +117,13 @@ class CollectorConfig:
             values["read_token"] = env[ENVIRONMENT["read_token"]]
         if ENVIRONMENT["write_token"] in env:
             values["write_token"] = env[ENVIRONMENT["write_token"]]
-        values["trust_proxy"] = env.get(ENVIRONMENT["trust_proxy"], "").lower() in _YES
+        trust = env.get(ENVIRONMENT["trust_proxy"], "").strip().lower()
+        if trust not in _YES + _NO:
+            raise ValueError(
+                f"{ENVIRONMENT['trust_proxy']} must be 1/true/yes/on or 0/false/no/off,"
+                f" got {trust!r}"
+            )
+        values["trust_proxy"] = trust in _YES
         pixel_id = overrides.pop("capi_pixel_id", None)
         values["capi"] = CapiSettings.from_environment(env, str(pixel_id) if pixel_id else None)
         values.update(overrides)

@@ -54,17 +54,21 @@ def sqlite_path(url: str) -> Path:
     """The file of a ``sqlite:///`` URL (``sqlite:///rel.db``, ``sqlite:////abs.db``).
 
     Raises :class:`DatabaseURLError` for ``:memory:`` (nothing would survive a restart), for
-    a URL with a host (``sqlite://host/x``) or nothing after the slashes, and for one slash
-    (``sqlite:/x.db``: relative or absolute? SQLAlchemy's form, which we follow, has three).
+    a URL with a host (``sqlite://host/x``), nothing after the slashes, a NUL (``%00``: no file
+    name holds one), or that cannot be parsed, and for one slash (``sqlite:/x.db``: relative or
+    absolute? SQLAlchemy's form, which we follow, has three).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": an unclosed "["
+        raise DatabaseURLError(f"invalid database URL ({exc}): use {_FORMS}") from None
     if not url.partition(":")[2].startswith("//"):
         raise DatabaseURLError(
             f"invalid SQLite URL {url!r}: three slashes for a relative file, four for an"
             " absolute one (sqlite:///events.db, sqlite:////var/lib/aae/events.db)"
         )
     path = unquote(parts.path)
-    if parts.netloc or not path.startswith("/") or len(path) < 2:
+    if parts.netloc or not path.startswith("/") or len(path) < 2 or "\x00" in path:
         raise DatabaseURLError(f"invalid SQLite URL {url!r}: use {_FORMS}")
     if path[1:] == ":memory:":
         raise DatabaseURLError("an in-memory SQLite database keeps nothing: give a file")
@@ -77,10 +81,13 @@ def open_store(url: str, **options: float) -> EventStore:
     Inputs: a URL of the forms in the module docstring; ``options`` for the implementation
     (SQLite: ``busy_timeout``; PostgreSQL: ``pool_size``, ``pool_timeout``,
     ``connect_timeout``). Output: a ready :class:`EventStore`. Raises :class:`DatabaseURLError`
-    for a URL of another form, :class:`StorageUnavailable` for a database that cannot be
-    reached now, :class:`StorageError` for one that cannot be used.
+    for a URL of another form or one that cannot be parsed, :class:`StorageUnavailable` for
+    a database that cannot be reached now, :class:`StorageError` for one that cannot be used.
     """
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # "Invalid IPv6 URL": an unclosed "["; the URL may hold a password
+        raise DatabaseURLError(f"invalid database URL ({exc}): use {_FORMS}") from None
     if scheme == "sqlite":
         from aae_tracking_plugins.collector.storage.sqlite import SQLiteStore
 

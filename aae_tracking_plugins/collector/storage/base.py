@@ -255,9 +255,18 @@ class EventStore(ABC):
 
 
 def redact(url: str) -> str:
-    """``url`` with the password of its user part replaced by ``***`` (for messages)."""
-    parts = urlsplit(url)
+    """``url`` with the password of its user part, and a ``password`` query parameter (libpq
+    takes any connection parameter there: PostgreSQL documentation, "Connection URIs"),
+    replaced by ``***`` (for messages)."""
+    parts = original = urlsplit(url)
     user, at, host = parts.netloc.rpartition("@")
-    if not at or ":" not in user:
-        return url
-    return urlunsplit(parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}"))
+    if at and ":" in user:
+        parts = parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}")
+    if parts.query:
+        fields = [
+            f"{name}=***" if name.lower() == "password" and sep else f"{name}{sep}{value}"
+            for name, sep, value in (field.partition("=") for field in parts.query.split("&"))
+        ]
+        parts = parts._replace(query="&".join(fields))
+    # Unchanged: as given (urlunsplit would turn sqlite:///x.db into sqlite:/x.db).
+    return url if parts == original else urlunsplit(parts)

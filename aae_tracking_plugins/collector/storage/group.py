@@ -123,8 +123,15 @@ class GroupWriter:
                 group: list[_Pending] = []
                 size = 0
                 while self._queue and size < MAX_GROUP_ROWS:
-                    group.append(self._queue.popleft())
-                    size += len(group[-1][0])
+                    pending = self._queue.popleft()
+                    # A request whose waiter was cancelled (asyncio.wrap_future cancels the
+                    # future) is answered nothing: its rows are not written. The others can no
+                    # longer be cancelled, so settling them cannot raise InvalidStateError.
+                    if pending[2].set_running_or_notify_cancel():
+                        group.append(pending)
+                        size += len(pending[0])
+                if not group:
+                    continue
             self._commit(group)
             self.transactions += 1
             self.requests += len(group)

@@ -66,8 +66,14 @@ _MIGRATION_LOCK: Final = 0x_AAE_C011
 # The pool logs each failed reconnection as a warning; without a handler of the application's,
 # Python would print them all to stderr. The service reports the outage once instead.
 logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
-# What says "the server is not there right now" rather than "this is wrong".
-_UNAVAILABLE: Final = (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout)
+# What says "the server is not there right now" rather than "this is wrong"; a read-only
+# database (a standby after a failover, default_transaction_read_only) cannot write *now*.
+_UNAVAILABLE: Final = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    PoolTimeout,
+    psycopg.errors.ReadOnlySqlTransaction,
+)
 
 
 class PostgresStore(EventStore):
@@ -246,8 +252,14 @@ class PostgresStore(EventStore):
         return self._run("cannot read", lambda c: postgres_outbox.page_urls(c, sessions))
 
     def ping(self) -> None:
-        """See :meth:`EventStore.ping`."""
-        self._run("cannot reach", lambda connection: connection.execute("SELECT 1").fetchone())
+        """See :meth:`EventStore.ping`. Here: the server answers, and takes writes (not a
+        standby, not ``default_transaction_read_only``)."""
+        row = self._run(
+            "cannot reach",
+            lambda connection: connection.execute("SHOW transaction_read_only").fetchone(),
+        )
+        if row is not None and row[0] == "on":
+            raise StorageUnavailable(f"cannot write to {self.url}: the database is read-only")
 
     def schema_version(self) -> int:
         """See :meth:`EventStore.schema_version`."""
