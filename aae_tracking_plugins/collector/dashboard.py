@@ -134,7 +134,10 @@ class _Dashboard:
         """Raise :class:`_Refused` (401/403) unless this client may read (module docstring)."""
         authorization = request.headers.get("authorization")
         cookie = request.cookies.get(TOKEN_COOKIE)
-        if authorization is None and cookie is not None:
+        # The cookie counts unless the request carries a Bearer token itself: a proxy in front
+        # that asks for a password (Basic) makes the browser send Authorization: Basic on
+        # every request, which is not ours to check.
+        if cookie is not None and not (authorization or "").lower().startswith("bearer "):
             authorization = f"Bearer {cookie}"
         client = request.client.host if request.client is not None else None
         status, reason = self.service.reads.refusal(client, authorization)

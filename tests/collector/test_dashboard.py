@@ -178,6 +178,18 @@ def test_with_a_token_the_page_needs_it_and_keeps_it_in_a_cookie(tmp_path: Path)
         assert request(collector.url, "GET", "/dashboard/panels", headers=wrong).status == 401
 
 
+def test_behind_a_password_proxy_the_cookie_still_counts(tmp_path: Path) -> None:
+    """A reverse proxy with HTTP Basic auth in front: the browser sends Authorization: Basic
+    with every request, and the dashboard goes by its own cookie."""
+    basic = "Basic dXNlcjpwYXNz"  # user:pass, the proxy's, passed on
+    with running_collector(f"sqlite:///{tmp_path / 'e.db'}", read_token="s3cret") as collector:
+        for cookie, status in ((f"{TOKEN_COOKIE}=s3cret", 200), (f"{TOKEN_COOKIE}=nope", 401)):
+            headers = {"Authorization": basic, "Cookie": cookie}
+            for path in ("/", "/dashboard/panels"):
+                assert request(collector.url, "GET", path, headers=headers).status == status
+        assert request(collector.url, "GET", "/", headers={"Authorization": basic}).status == 401
+
+
 def test_over_https_the_cookie_is_secure(tmp_path: Path) -> None:
     """Behind a TLS proxy on the same machine, uvicorn takes the scheme from
     X-Forwarded-Proto (a proxy on loopback is trusted): the cookie gets Secure."""
