@@ -267,24 +267,33 @@ def test_a_read_only_or_full_file_system_is_one_line_at_start_up(tmpfs: Path) ->
     assert "no space left" in errors
 
 
-def test_a_read_only_folder_is_one_line_at_start_up(tmp_path: Path) -> None:
-    """As any user: a folder without write permission (root ignores permissions, so as root
-    the folder is a read-only bind mount of itself)."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
+@contextmanager
+def read_only(path: Path) -> Iterator[None]:
+    """``path`` (a folder or a file) read-only while inside: for root, which ignores
+    permissions, a read-only bind mount of itself (skips the test where root cannot mount);
+    for another user, ``chmod`` without the write bits."""
+    mode = path.stat().st_mode & 0o777
     if os.geteuid() == 0:
-        bound = subprocess.run(["mount", "--bind", str(folder), str(folder)], check=False)
+        bound = subprocess.run(["mount", "--bind", str(path), str(path)], check=False)
         if bound.returncode != 0:
-            pytest.skip("root without mount: a folder cannot be made read-only for it")
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)], check=True)
+            pytest.skip(f"root without mount: {path.name} cannot be made read-only for it")
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(path)], check=True)
     else:
-        folder.chmod(0o555)
+        path.chmod(mode & 0o555)
     try:
-        status, errors = start_error("--database", f"sqlite:///{folder / 'events.db'}")
+        yield
     finally:
         if os.geteuid() == 0:
-            subprocess.run(["umount", str(folder)], check=True)
-        folder.chmod(0o755)
+            subprocess.run(["umount", str(path)], check=True)
+        path.chmod(mode)
+
+
+def test_a_read_only_folder_is_one_line_at_start_up(tmp_path: Path) -> None:
+    """As any user: a folder without write permission (:func:`read_only`)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with read_only(folder):
+        status, errors = start_error("--database", f"sqlite:///{folder / 'events.db'}")
     assert (status, errors.count("\n")) == (1, 1)
     assert "Traceback" not in errors
     assert f"sqlite:///{folder / 'events.db'}" in errors
@@ -294,25 +303,13 @@ def test_a_read_only_folder_is_one_line_at_start_up(tmp_path: Path) -> None:
 def test_a_read_only_database_file_is_one_line_at_start_up(tmp_path: Path) -> None:
     """An existing database file that may not be written, in a folder that may: SQLite opens
     it read-only without a word, so without a check the collector started and answered every
-    event 503 while ``/healthz`` said ok. As root (which ignores permissions) the file is a
-    read-only bind mount of itself; as another user a ``chmod``."""
+    event 503 while ``/healthz`` said ok (the file made read-only by :func:`read_only`)."""
     from aae_tracking_plugins.collector.storage import open_store
 
     database = tmp_path / "events.db"
     open_store(f"sqlite:///{database}").close()
-    if os.geteuid() == 0:
-        bound = subprocess.run(["mount", "--bind", str(database), str(database)], check=False)
-        if bound.returncode != 0:
-            pytest.skip("root without mount: a file cannot be made read-only for it")
-        subprocess.run(["mount", "-o", "remount,bind,ro", str(database)], check=True)
-    else:
-        database.chmod(0o444)
-    try:
+    with read_only(database):
         status, errors = start_error("--database", f"sqlite:///{database}")
-    finally:
-        if os.geteuid() == 0:
-            subprocess.run(["umount", str(database)], check=True)
-        database.chmod(0o644)
     assert (status, errors.count("\n")) == (1, 1), errors
     assert "Traceback" not in errors
     assert f"the file {database} is read-only" in errors
