@@ -9,10 +9,12 @@ import pytest
 from aae_tracking_plugins.collector.access import (
     OriginPolicy,
     ReadAccess,
+    WriteAccess,
     is_loopback,
     normalize_origin,
     parse_address,
 )
+from aae_tracking_plugins.collector.service import CollectorConfig
 from aae_tracking_plugins.collector.storage.migrations import available
 
 
@@ -114,3 +116,44 @@ def test_migrations_are_numbered_and_in_step_for_both_databases() -> None:
     assert [m.name for m in sqlite] == [m.name for m in postgresql]
     for migration in (*sqlite, *postgresql):
         assert "CREATE" in migration.sql or "ALTER" in migration.sql
+
+
+# The read and write tokens are secrets (docs/collector.md): no ``repr`` shows them, so no log
+# line, assertion message or traceback that prints the configuration or the access rules does.
+# ``CollectorConfig`` already kept the write token out of its ``repr``; the read token, and both
+# tokens as held by :class:`ReadAccess` / :class:`WriteAccess`, were still shown.
+
+
+def test_no_repr_shows_a_token() -> None:
+    config = CollectorConfig(
+        database_url="sqlite:///x.db", read_token="r3ad-s3cret", write_token="wr1te-s3cret"
+    )
+    shown = [
+        repr(config),
+        repr(ReadAccess(config.read_token)),
+        repr(WriteAccess(config.write_token)),
+    ]
+    for text in shown:
+        assert "s3cret" not in text, text
+    assert ReadAccess("a") != ReadAccess("b")  # still compared by token
+
+
+# ``AAE_COLLECTOR_TRUST_PROXY`` takes yes/no words; any other value is a one-line error naming
+# the variable (the project's rule for bad settings), not silently "off": an operator who wrote
+# ``AAE_COLLECTOR_TRUST_PROXY=enabled`` would otherwise forward the proxy's own address to Meta
+# for every visitor without a word.
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("true", True), ("Yes", True), ("on", True), ("", False), ("0", False),
+     ("false", False), ("no", False), ("off", False)],
+)  # fmt: skip
+def test_yes_and_no_words(value: str, expected: bool) -> None:
+    config = CollectorConfig.from_environment({"AAE_COLLECTOR_TRUST_PROXY": value})
+    assert config.trust_proxy is expected
+
+
+def test_another_value_is_an_error_naming_the_variable() -> None:
+    with pytest.raises(ValueError, match=r"^AAE_COLLECTOR_TRUST_PROXY must be 1/true/yes/on"):
+        CollectorConfig.from_environment({"AAE_COLLECTOR_TRUST_PROXY": "enabled"})

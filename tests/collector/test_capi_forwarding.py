@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import lxml.html
 import psycopg
 import pytest
 
 from aae_tracking_plugins.collector.capi import CapiSettings
-from aae_tracking_plugins.collector.forwarding import backoff_delay, retry_after_seconds
+from aae_tracking_plugins.collector.forwarding import (
+    backoff_delay,
+    post_events,
+    retry_after_seconds,
+)
 from aae_tracking_plugins.collector.storage import sqlite_path
 from aae_tracking_plugins.collector.storage.outbox import OutboxStatus
 from tests.collector.graph_standin import fresh_event, graph_standin
@@ -333,3 +340,109 @@ def test_sent_rows_are_pruned_after_keep_sent(database_url: str) -> None:
             time.sleep(0.3)
             assert len(meta.received) == 1
             assert status(collector) == OutboxStatus()
+
+
+# ``AAE_CAPI_GRAPH_URL`` that ``urllib`` cannot split (an unclosed ``[``): the one-line error
+# names the variable, as for every other bad value of it, rather than urllib's bare
+# "Invalid IPv6 URL" (which ``aae-tracking collect`` printed without saying which setting).
+
+
+def test_an_unsplittable_graph_url_names_the_variable() -> None:
+    with pytest.raises(ValueError, match=r"^AAE_CAPI_GRAPH_URL must be an http\(s\) URL"):
+        CapiSettings.from_environment(
+            {
+                "AAE_CAPI_PIXEL_ID": "123",
+                "AAE_CAPI_ACCESS_TOKEN": "t0ken",
+                "AAE_CAPI_GRAPH_URL": "http://[graph.internal",
+            }
+        )
+
+
+# ``post_events`` never raises for what the network or Meta does (its docstring): an endpoint
+# (or a proxy in front of it) that answers something that is not HTTP is "no answer" (status 0,
+# retried with backoff), like a refused connection. Before, ``http.client.BadStatusLine`` (an
+# ``HTTPException``, not an ``OSError``) escaped it: the forwarder's round failed with a
+# generic warning and paused ``max_backoff`` (15 minutes) with its rows left claimed.
+
+
+@contextmanager
+def not_http_server(reply: bytes) -> Iterator[str]:
+    """A loopback server that reads one request and answers ``reply``, then closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        connection, _address = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        thread.join(5)
+        listener.close()
+
+
+@pytest.mark.parametrize("reply", [b"garbage that is not HTTP\r\n\r\n", b"HTTP/1.1 2"])
+def test_an_answer_that_is_not_http_is_no_answer(reply: bytes) -> None:
+    with not_http_server(reply) as url:
+        settings = CapiSettings(pixel_id="123", access_token="t0ken-s3cret", graph_url=url)
+        answer = post_events(settings, [{"event_name": "PageView", "event_id": "e1"}])
+    assert answer.status == 0
+    assert answer.error is not None
+    assert answer.error.startswith(f"cannot reach {settings.endpoint}: ")
+    assert "s3cret" not in answer.error
+
+
+# The Conversions API request must not follow a redirect: urllib turns a POST answered 301,
+# 302 or 303 into a GET without the body, so the events never reach Meta; when the place it
+# is sent to answers that GET with 200 (a proxy's or a portal's page), the rows were marked
+# ``sent``: lost without a word. A redirect is now the answer itself (not 2xx: not sent).
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    gets: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(302)
+        self.send_header("Location", "/landing")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        _Redirecting.gets.append(self.path)
+        body = b"<html>welcome</html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def redirecting_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirecting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("code", [302])
+def test_a_redirect_is_not_followed_and_not_taken_for_sent(code: int) -> None:
+    with redirecting_server() as url:
+        settings = CapiSettings(pixel_id="123", access_token="t0ken-s3cret", graph_url=url)
+        answer = post_events(settings, [{"event_name": "PageView", "event_id": "e1"}])
+    assert answer.status == code
+    assert _Redirecting.gets == []  # no GET of the redirect's target
+    assert answer.error is not None
+    assert answer.error.startswith(f"Meta answered {code}")

@@ -18,10 +18,27 @@ from tests.events import make_event
 from tests.postgres_cluster import PostgresCluster
 
 
-def run(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *arguments: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``aae-tracking ARGUMENTS``, with this environment less its collector and Conversions API
+    settings, plus ``env``."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AAE_COLLECTOR_", "AAE_CAPI"))}
     return subprocess.run(
-        [str(AAE_TRACKING), *arguments], capture_output=True, text=True, cwd=cwd, timeout=60
+        [str(AAE_TRACKING), *arguments],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        env={**base, **(env or {})},
     )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The stderr of a run that failed with a usage error (2) in one line and printed nothing."""
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
 
 
 def test_collect_is_a_command_of_aae_tracking() -> None:
@@ -153,3 +170,58 @@ def test_uvicorn_serves_the_factory_configured_by_the_environment(tmp_path: Path
         process.communicate(timeout=30)
     assert process.returncode == -signal.SIGTERM  # uvicorn stops, then re-raises the signal
     assert (tmp_path / "uv.db").is_file()
+
+
+# A bad setting's one-line error names the setting it came from. ``collect`` labelled every
+# configuration error whose text held the word "origin" as ``argument --allow-origin``: a bad
+# ``AAE_COLLECTOR_ALLOW_ORIGINS`` (not an argument at all) and even a bad
+# ``AAE_CAPI_GRAPH_URL`` whose host had "origin" in its name.
+
+
+def test_a_bad_origin_in_the_environment_names_the_variable(tmp_path: Path) -> None:
+    env = {"AAE_COLLECTOR_ALLOW_ORIGINS": "shop.example"}
+    err = one_line_error(run("collect", "--port", "0", cwd=tmp_path, env=env))
+    assert err.startswith("aae-tracking: error: AAE_COLLECTOR_ALLOW_ORIGINS: not an origin:")
+
+
+def test_a_bad_origin_argument_still_names_the_argument(tmp_path: Path) -> None:
+    env = {"AAE_COLLECTOR_ALLOW_ORIGINS": "https://ok.example"}
+    arguments = ("collect", "--port", "0", "--allow-origin", "shop.example")
+    err = one_line_error(run(*arguments, cwd=tmp_path, env=env))
+    assert err.startswith("aae-tracking: error: argument --allow-origin: not an origin:")
+
+
+def test_a_graph_url_error_is_not_labelled_as_an_origin(tmp_path: Path) -> None:
+    env = {
+        "AAE_CAPI_PIXEL_ID": "123",
+        "AAE_CAPI_ACCESS_TOKEN": "t0ken",
+        "AAE_CAPI_GRAPH_URL": "ftp://origin.example",
+    }
+    err = one_line_error(run("collect", "--port", "0", cwd=tmp_path, env=env))
+    assert err.startswith("aae-tracking: error: AAE_CAPI_GRAPH_URL must be an http(s) URL")
+
+
+def test_a_trust_proxy_value_that_is_neither_yes_nor_no_is_one_line(tmp_path: Path) -> None:
+    """Before, ``AAE_COLLECTOR_TRUST_PROXY=enabled`` silently meant off and it served."""
+    env = {"AAE_COLLECTOR_TRUST_PROXY": "enabled"}
+    err = one_line_error(run("collect", "--port", "0", cwd=tmp_path, env=env))
+    assert err.startswith("aae-tracking: error: AAE_COLLECTOR_TRUST_PROXY must be")
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://aae:s3cret@[db.internal/aae", "sqlite://[x/e.db", "sqlite:///a%00b.db"]
+)
+def test_an_unsplittable_database_url_is_a_one_line_error(tmp_path: Path, url: str) -> None:
+    """A URL ``urllib`` cannot even split (an unclosed ``[``), or with a NUL: a usage error
+    like every other bad URL, not a traceback; the URL (it may hold a password) not repeated."""
+    err = one_line_error(run("collect", "--port", "0", "--database", url, cwd=tmp_path))
+    assert err.startswith("aae-tracking: error: argument --database: invalid ")
+    assert "s3cret" not in err
+
+
+def test_a_password_in_the_database_urls_query_is_not_printed(tmp_path: Path) -> None:
+    url = "postgresql://aae@127.0.0.1:1/aae?password=qs3cret"
+    result = run("collect", "--port", "0", "--database", url, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "cannot connect to postgresql://aae@127.0.0.1:1/aae?password=***" in result.stderr
+    assert "qs3cret" not in result.stderr + result.stdout

@@ -19,6 +19,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -28,14 +29,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 from aae_tracking_plugins.collector.storage import EventQuery
 from aae_tracking_plugins.collector.wire import EVENTS_PATH
 from tests.collector.conftest import new_database
-from tests.collector_helpers import CollectorProcess, post, running_collector
+from tests.collector_helpers import CollectorProcess, listing, post, running_collector
 from tests.collector_helpers import request as http_request
 from tests.events import make_event
+from tests.postgres_cluster import PostgresCluster
 
 pytestmark = pytest.mark.collector
 
@@ -394,3 +397,78 @@ def test_a_collector_killed_mid_load_kept_all_it_acknowledged(
     assert len(stored) == len(set(stored))
     assert acked <= set(stored), f"{len(acked - set(stored))} acknowledged events lost"
     next(databases, None)  # drop the PostgreSQL database
+
+
+# A client that goes away while sending its body (a tab closed mid-upload, a dropped
+# connection) is not a server error: the collector stores nothing of it and prints no traceback
+# (docs/collector.md: every error is one line; nothing a client sends makes an answer fail).
+# Before, Starlette's ``ClientDisconnect`` escaped the events handler: an "Exception in ASGI
+# application" traceback on stderr for every aborted upload.
+
+
+def test_a_client_gone_mid_body_is_no_traceback(tmp_path: Path) -> None:
+    with CollectorProcess("--database", f"sqlite:///{tmp_path / 'e.db'}") as collector:
+        parts = urlsplit(collector.url)
+        assert parts.hostname is not None
+        assert parts.port is not None
+        for _ in range(3):
+            with socket.create_connection((parts.hostname, parts.port), timeout=5) as sock:
+                sock.sendall(
+                    b"POST /api/v1/landing-pages/events HTTP/1.1\r\nHost: x\r\n"
+                    b'Content-Type: text/plain\r\nContent-Length: 1000\r\n\r\n{"event_type"'
+                )
+                time.sleep(0.2)  # the handler is waiting for the rest of the body
+        time.sleep(0.5)
+        assert post(collector.url, make_event("PageView", event_id="after-abort")).status == 200
+        listed = listing(collector.url).json()
+        assert [item["event"]["event_id"] for item in listed] == ["after-abort"]
+        code, _out, err = collector.stop()
+    assert code == 0
+    assert "Traceback" not in err, err
+    assert "ClientDisconnect" not in err, err
+
+
+# A PostgreSQL that cannot take writes for now (a standby after a failover, or
+# ``default_transaction_read_only``) is "the database is unavailable": the events endpoint
+# answers 503 with ``Retry-After`` (nothing stored, the tracker retries) and ``GET /healthz``,
+# which docs/collector.md says is 200 only while the database "answers and takes a write",
+# answers 503. Before, the write failed as ``ReadOnlySqlTransaction`` (not an
+# ``OperationalError``): a 500 with a traceback, while /healthz said 200.
+
+
+def _set_read_only(url: str, postgres: PostgresCluster, on: bool) -> None:
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    with psycopg.connect(postgres.url(), autocommit=True) as admin:
+        value = "on" if on else "off"
+        admin.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = {value}')
+        # The setting applies to new sessions: end the collector's, its pool reconnects.
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+
+
+def test_a_read_only_postgresql_is_503_then_recovers(
+    tmp_path: object, request: pytest.FixtureRequest, postgres: PostgresCluster
+) -> None:
+    url = next(new_database("postgresql", tmp_path, request))  # type: ignore[arg-type]
+    with running_collector(url, retry_after=3) as collector:
+        assert post(collector.url, make_event("PageView", event_id="before")).status == 200
+        _set_read_only(url, postgres, on=True)
+        refused = post(collector.url, make_event("PageView", event_id="during"))
+        assert refused.status == 503
+        assert refused.headers["retry-after"] == "3"
+        assert request_health(collector.url) == 503
+        _set_read_only(url, postgres, on=False)
+        deadline = time.monotonic() + 15  # the pool replaces its ended connections
+        while request_health(collector.url) != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert request_health(collector.url) == 200
+        assert post(collector.url, make_event("PageView", event_id="during")).status == 200
+        listed = [item["event"]["event_id"] for item in listing(collector.url).json()]
+        assert listed == ["during", "before"]
+
+
+def request_health(base_url: str) -> int:
+    return http_request(base_url, "GET", "/healthz").status

@@ -130,3 +130,10 @@ def test_report_is_a_command_of_aae_tracking() -> None:
         [str(AAE_TRACKING), "--help"], capture_output=True, text=True, timeout=60
     )
     assert "report      print the funnel of the stored events" in result.stdout
+
+
+def test_an_unsplittable_database_url_is_one_line(tmp_path: Path) -> None:
+    result = run("--database", "sqlite://[x/e.db", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "invalid database URL (Invalid IPv6 URL)" in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -20,6 +20,7 @@ from aae_tracking_plugins.collector.storage import (
     StorageError,
     StorageUnavailable,
     open_store,
+    redact,
 )
 from aae_tracking_plugins.collector.storage.migrations import VERSION_TABLE, available
 from aae_tracking_plugins.collector.storage.sqlite import SQLiteStore
@@ -159,6 +160,8 @@ def test_ping_answers_while_the_database_does(store: EventStore) -> None:
         ("sqlite:/x.db", "three slashes for a relative file, four for an absolute one"),
         ("sqlite:///:memory:", "keeps nothing"),
         ("postgresql://u:secret@h:5432/db?nonsense=1", "u:***@h:5432"),
+        # urllib cannot split it (an unclosed "["): still a DatabaseURLError, not a ValueError.
+        ("postgresql://aae:secret@[db.internal/aae", "Invalid IPv6 URL"),
     ],
 )
 def test_a_bad_database_url_is_one_line_naming_it(url: str, message: str) -> None:
@@ -270,3 +273,27 @@ def test_postgresql_not_reachable_at_start_is_one_line() -> None:
         cluster.remove()
     assert str(raised.value).startswith(f"cannot connect to {url}: ")
     assert "\n" not in str(raised.value)
+
+
+# redact(): what the banner, errors and warnings show of a database URL.
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://aae@db/aae?password=qs3cret", "postgresql://aae@db/aae?password=***"),
+        ("postgresql://aae@db/aae?sslmode=require&PASSWORD=qs3cret&connect_timeout=3",
+         "postgresql://aae@db/aae?sslmode=require&PASSWORD=***&connect_timeout=3"),
+        ("postgresql://aae:us3cret@db/aae?password=qs3cret",
+         "postgresql://aae:***@db/aae?password=***"),
+        ("postgresql://aae@db/aae?sslmode=require", "postgresql://aae@db/aae?sslmode=require"),
+        ("postgresql://aae:us3cret@db/aae", "postgresql://aae:***@db/aae"),
+    ],
+)  # fmt: skip
+def test_redact_hides_a_password_in_the_query(url: str, shown: str) -> None:
+    assert redact(url) == shown
+
+
+@pytest.mark.parametrize("url", ["sqlite:///aae-events.db", "sqlite:////srv/aae/e.db"])
+def test_a_url_without_a_password_is_left_as_given(url: str) -> None:
+    assert redact(url) == url
