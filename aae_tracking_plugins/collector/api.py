@@ -178,10 +178,7 @@ class _Endpoints:
             return _refusal_response(refusal, headers)
         received_at = datetime.now(timezone.utc)
         try:
-            if context is None:
-                accepted, duplicates = await service.ingest_async(events, received_at)
-            else:
-                accepted, duplicates = await service.ingest_from_async(events, received_at, context)
+            accepted, duplicates = await service.ingest_async(events, received_at, context)
         except StorageUnavailable:
             return _unavailable(service, headers)
         return json_response(200, {"accepted": accepted, "duplicates": duplicates}, headers)

@@ -171,106 +171,82 @@ class EventService:
         self.stored = 0
         self.duplicates = 0
 
-    def ingest(self, events: Sequence[Event], received_at: datetime) -> tuple[int, int]:
+    def ingest(
+        self,
+        events: Sequence[Event],
+        received_at: datetime,
+        context: RequestContext | None = None,
+    ) -> tuple[int, int]:
         """Store events the contract accepted; returns ``(accepted, duplicates)``.
 
-        Inputs: the decoded events; when they arrived (aware). Raises
-        :class:`~.storage.StorageUnavailable` (nothing stored: answer 503) or
-        :class:`~.storage.StorageError`. For browser events without forwarding (the hot path);
-        :meth:`ingest_from` for the others.
+        Inputs: the decoded events; when they arrived (aware); the request's
+        :class:`~.capi.RequestContext` (origin, user agent, address) when it matters: for
+        server-sent events (stored with origin ``server``), and for every event while
+        forwarding is on (the events to relay get their outbox rows in the same transaction,
+        and the forwarder is woken). None: a browser's request without forwarding (the hot
+        path). Raises :class:`~.storage.StorageUnavailable` (nothing stored: answer 503) or
+        :class:`~.storage.StorageError`.
         """
-        rows = [EventRow.from_event(event, received_at) for event in events]
+        rows, outbox = self._rows(events, received_at, context)
         try:
-            stored = self.writer.submit(rows).result()
+            stored = self.writer.submit(rows, outbox).result()
         except StorageUnavailable as exc:
             self._note_availability(str(exc))
             raise
-        return self._stored(events, stored, received_at)
+        return self._stored(events, stored, received_at, context, outbox)
 
-    async def ingest_async(self, events: Sequence[Event], received_at: datetime) -> tuple[int, int]:
-        """:meth:`ingest` for the event loop (the API's hot path): waits for the writer thread
+    async def ingest_async(
+        self,
+        events: Sequence[Event],
+        received_at: datetime,
+        context: RequestContext | None = None,
+    ) -> tuple[int, int]:
+        """:meth:`ingest` for the event loop (the API's path): waits for the writer thread
         without a worker thread of its own. Same inputs, output and errors."""
-        rows = [EventRow.from_event(event, received_at) for event in events]
+        rows, outbox = self._rows(events, received_at, context)
         try:
-            stored = await self.writer.add(rows)
+            stored = await self.writer.add(rows, outbox)
         except StorageUnavailable as exc:
             self._note_availability(str(exc))
             raise
-        return self._stored(events, stored, received_at)
+        return self._stored(events, stored, received_at, context, outbox)
 
     def close(self) -> None:
         """Write what is queued and stop the writer thread (not the store: see the class)."""
         self.writer.close()
+
+    def _rows(
+        self, events: Sequence[Event], received_at: datetime, context: RequestContext | None
+    ) -> tuple[list[EventRow], dict[str, OutboxEntry]]:
+        """The rows of ``events`` (with the request's origin) and, while forwarding is on and
+        the request is known, the outbox entries of those to forward, by ``event_id``."""
+        if context is None:
+            return [EventRow.from_event(event, received_at) for event in events], {}
+        rows = [EventRow.from_event(event, received_at, context.origin) for event in events]
+        outbox = outbox_entries(events, received_at, context) if self.config.capi else {}
+        return rows, outbox
 
     def _stored(
         self,
         events: Sequence[Event],
         stored: set[str],
         received_at: datetime,
-        origin: str = "browser",
+        context: RequestContext | None,
+        outbox: Mapping[str, OutboxEntry],
     ) -> tuple[int, int]:
-        """Count and print what a write stored; ``(accepted, duplicates)``."""
+        """Wake the forwarder when outbox rows were written; count and print what a write
+        stored; ``(accepted, duplicates)``."""
         self._note_availability(None)
+        if outbox and self.on_outbox is not None and stored & outbox.keys():
+            self.on_outbox()
         accepted, duplicates = len(stored), len(events) - len(stored)
         with self._lines:
             self.stored += accepted
             self.duplicates += duplicates
         if self.config.echo is not None:
+            origin = context.origin if context is not None else "browser"
             self._echo(events, stored, received_at, origin)
         return accepted, duplicates
-
-    def ingest_from(
-        self, events: Sequence[Event], received_at: datetime, context: RequestContext
-    ) -> tuple[int, int]:
-        """:meth:`ingest` of events whose request matters: server-sent ones (stored with
-        origin ``server``), and every event while forwarding is on (the events to relay get
-        their outbox rows in the same transaction, and the forwarder is woken).
-
-        Inputs: as :meth:`ingest`, and the request's :class:`~.capi.RequestContext` (origin,
-        user agent, address). Output and errors: as :meth:`ingest`.
-        """
-        rows, outbox = self._rows_from(events, received_at, context)
-        try:
-            stored = self.writer.submit(rows, outbox).result()
-        except StorageUnavailable as exc:
-            self._note_availability(str(exc))
-            raise
-        return self._stored_from(events, stored, received_at, context, outbox)
-
-    async def ingest_from_async(
-        self, events: Sequence[Event], received_at: datetime, context: RequestContext
-    ) -> tuple[int, int]:
-        """:meth:`ingest_from` for the event loop (group commit, as :meth:`ingest_async`).
-        Same inputs, output and errors."""
-        rows, outbox = self._rows_from(events, received_at, context)
-        try:
-            stored = await self.writer.add(rows, outbox)
-        except StorageUnavailable as exc:
-            self._note_availability(str(exc))
-            raise
-        return self._stored_from(events, stored, received_at, context, outbox)
-
-    def _rows_from(
-        self, events: Sequence[Event], received_at: datetime, context: RequestContext
-    ) -> tuple[list[EventRow], dict[str, OutboxEntry]]:
-        """The rows of ``events`` (with the request's origin) and, while forwarding is on,
-        the outbox entries of those to forward, by ``event_id``."""
-        rows = [EventRow.from_event(event, received_at, context.origin) for event in events]
-        outbox = outbox_entries(events, received_at, context) if self.config.capi else {}
-        return rows, outbox
-
-    def _stored_from(
-        self,
-        events: Sequence[Event],
-        stored: set[str],
-        received_at: datetime,
-        context: RequestContext,
-        outbox: Mapping[str, OutboxEntry],
-    ) -> tuple[int, int]:
-        """Wake the forwarder when outbox rows were written; count and print."""
-        if outbox and self.on_outbox is not None and stored & outbox.keys():
-            self.on_outbox()
-        return self._stored(events, stored, received_at, context.origin)
 
     def latest(self, query: EventQuery) -> list[StoredEvent]:
         """The stored events ``query`` selects, newest first (raises as the store does)."""
