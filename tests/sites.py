@@ -104,6 +104,27 @@ def build_instant_material_site(
     return base
 
 
+#: Resolves once Material's instant navigation has its sitemap. Material takes over a click only
+#: when the sitemap (fetched after load) lists the link's URL; a click before it has arrived is
+#: an ordinary page load (``combineLatestWith(sitemap$)`` in its ``integrations/instant``). The
+#: body is parsed a task or two after its last byte, hence the two timer turns after it.
+INSTANT_READY_JS = """() => new Promise((ready) => {
+  const arrived = () => performance.getEntriesByType("resource")
+    .some((entry) => entry.name.endsWith("/sitemap.xml") && entry.responseEnd > 0);
+  const poll = () => arrived() ? setTimeout(() => setTimeout(ready, 50), 50) : setTimeout(poll, 20);
+  poll();
+})"""
+
+
+def wait_until_instant_ready(page: Any) -> None:
+    """Wait until Material's instant navigation on ``page`` (a Playwright ``Page``) takes clicks.
+
+    Call it after a full page load and before the first click meant to be instant; without it a
+    click on a busy machine can come before the sitemap and load the page for real.
+    """
+    page.evaluate(INSTANT_READY_JS)
+
+
 def assert_one_clear_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
     """The one ERROR line a failed MkDocs build printed for aae-tracking (no traceback)."""
     assert result.returncode != 0

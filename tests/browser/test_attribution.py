@@ -35,7 +35,7 @@ from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
 from tests.consent_helpers import NOT_SENDING, SENDING, leave, open_page, stored
-from tests.sites import run
+from tests.sites import run, wait_until_instant_ready
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -390,6 +390,7 @@ def test_material_instant_navigation_carries_the_campaign_to_the_purchase(
     home = collector.wait_for_count(1, "PageView")[0]
     assert home["event_data"]["url"] == f"{base}/?{KEPT_QUERY}"
     assert utm(home) == SPRING
+    wait_until_instant_ready(page)
     page.evaluate("window.__sameDocument = 1")
     for link, url in (("#next", "/offer/"), ("#next-cart", "/cart/"), ("#next-order", "/order/")):
         page.wait_for_timeout(1100)  # engaged a second: each view's Engagement is sent

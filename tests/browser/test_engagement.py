@@ -37,6 +37,7 @@ from tests.sites import (
     SETTINGS_HEAD,
     build_instant_material_site,
     build_pelican,
+    wait_until_instant_ready,
     write_pelican_site,
 )
 
@@ -485,6 +486,8 @@ def test_real_builds_send_one_engagement_per_page_view(
     collector.wait_for_count(1, "PageView")
     page.mouse.move(40, 40)
     page.wait_for_timeout(1100)  # over a second on the first page
+    if build is _build_mkdocs:
+        wait_until_instant_ready(page)
     page.evaluate("window.__sameDocument = 1")
     page.click("#next")
     collector.wait_for_count(1, "Engagement")

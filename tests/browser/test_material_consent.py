@@ -27,6 +27,7 @@ from tests.sites import (
     build_mkdocs,
     run,
     tracker_of,
+    wait_until_instant_ready,
     write_mkdocs_site,
 )
 
@@ -120,6 +121,7 @@ def test_nothing_before_the_choice_accepting_sends_and_later_pages_follow(
     assert page.evaluate(f"document.querySelector('{DIALOG}').hidden") is True
 
     # Instant navigation (no page load) keeps sending ...
+    wait_until_instant_ready(page)
     page.evaluate("window.__same_document = true")
     page.click("#next")
     second = collector.wait_for_count(2, "PageView")[1]
@@ -141,6 +143,7 @@ def test_rejecting_in_materials_dialog_sends_nothing_now_or_later(
     open_and_wait(page, base + "/", NOT_SENDING + "held until consent")
     choose(page, REJECT, NOT_SENDING + "consent refused")
     assert materials_choice(page) == {}
+    wait_until_instant_ready(page)
     page.click("#next")  # instant navigation
     page.wait_for_url("**/second/")
     leave(page)

@@ -48,7 +48,7 @@ from aae_tracking_plugins.collector import EVENTS_PATH, EventCollector, validate
 from aae_tracking_plugins.core.engine.inject import MARKER_ATTRIBUTE, inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_page_marker, render_snippet
-from tests.sites import TESTS, run
+from tests.sites import TESTS, run, wait_until_instant_ready
 from tests.static_server import CHROMIUM_ARGS, StaticServer, StaticSiteHandler
 
 if TYPE_CHECKING:
@@ -568,6 +568,12 @@ def _same_document(page: Page) -> None:
     page.evaluate("window.__sameDocument = 1")
 
 
+def _material_ready(page: Page) -> None:
+    """Wait until Material's instant navigation takes clicks, then mark the document."""
+    wait_until_instant_ready(page)
+    _same_document(page)
+
+
 def _assert_same_document(page: Page) -> None:
     assert page.evaluate("window.__sameDocument") == 1, "the navigation was a full page load"
 
@@ -588,7 +594,7 @@ def test_material_opted_out_page_reached_instantly_sends_nothing(
     home, privacy, thanks = (material.url(p) for p in ("/", "/privacy/", "/thanks/"))
     page.goto(home)
     _wait_event(collector, "PageView", url=home)
-    _same_document(page)
+    _material_ready(page)
 
     _instant(page, "#to-privacy", "#privacy-cta")
     page.wait_for_timeout(QUIET_MS)
@@ -612,7 +618,7 @@ def test_material_page_campaign_on_pageview_and_clicks(
     home, offer, thanks = (material.url(p) for p in ("/", "/offer/", "/thanks/"))
     page.goto(home)
     _wait_event(collector, "PageView", url=home)
-    _same_document(page)
+    _material_ready(page)
 
     _instant(page, "#to-offer", "#offer-cta")
     view = _wait_event(collector, "PageView", url=offer)
@@ -657,7 +663,7 @@ def test_material_referrer_after_a_swap_is_the_previous_page(
     page.goto(home)
     landing = _wait_event(collector, "PageView", url=home)
     assert landing["event_data"]["referrer"] == ""
-    _same_document(page)
+    _material_ready(page)
 
     _instant(page, "#to-thanks", "#thanks-home")
     assert _wait_event(collector, "PageView", url=thanks)["event_data"]["referrer"] == home
@@ -680,7 +686,7 @@ def test_material_visit_starting_on_opted_out_page_is_tracked_after_it(
     page.goto(privacy)
     # The tracker is there (instant navigation may take the visitor on), the page is silent.
     assert page.locator(f"script[{MARKER_ATTRIBUTE}=tracker]").count() == 1
-    _same_document(page)
+    _material_ready(page)
     _idle(page)
     page.click("#privacy-cta")  # a CTA click on the opted-out page: nothing either
     page.wait_for_selector("#thanks-home")
@@ -708,7 +714,7 @@ def test_material_one_pageview_per_navigation_back_and_forth(
     home, offer, thanks = (material.url(p) for p in ("/", "/offer/", "/thanks/"))
     page.goto(home)
     _wait_event(collector, "PageView", url=home)
-    _same_document(page)
+    _material_ready(page)
     expected = [home]
 
     def step(move: Callable[[], Any], arrived: str, url: str) -> None:
@@ -754,7 +760,7 @@ def test_material_new_page_events_follow_its_pageview(
     )
     page.goto(home + "?aae_debug=1")
     _wait_event(collector, "PageView")
-    _same_document(page)
+    _material_ready(page)
     _instant(page, "#to-order", "#order-home")
     _wait_event(collector, "Purchase", order_id="NAV-1")
     _wait_event(collector, "order_seen")

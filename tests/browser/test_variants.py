@@ -30,7 +30,13 @@ from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
 from tests.pixel_helpers import FBEVENTS, STAND_IN
-from tests.sites import ROOT, SETTINGS_HEAD, build_instant_material_site, build_pelican
+from tests.sites import (
+    ROOT,
+    SETTINGS_HEAD,
+    build_instant_material_site,
+    build_pelican,
+    wait_until_instant_ready,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Route
@@ -278,6 +284,8 @@ def test_real_builds_run_a_two_page_test_and_the_docs_script_reads_it(
     page.goto(url["a"])
     collector.wait_for(lambda events: len(_of(collector, "PageView", url=url["a"])) == 2)
     four = _of(collector, "PageView", url=url["a"])[1]["session_id"]
+    if build is _build_mkdocs:
+        wait_until_instant_ready(page)
     page.evaluate("window.__sameDocument = 1")
     page.click("#to-b")
     page.wait_for_selector("#to-a")
