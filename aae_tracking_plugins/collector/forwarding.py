@@ -12,7 +12,13 @@ event's page URL when it has none, sends them in one request and records the out
   what is not a client error ("Troubleshooting", "API Errors",
   https://developers.facebook.com/docs/marketing-api/conversions-api/support).
 * any other 4xx: ``failed`` at once, with Meta's ``error.message`` stored (the request is
-  wrong, sending it again cannot help: an expired token, a malformed event).
+  wrong, sending it again cannot help: an expired token, a malformed event). Meta refuses a
+  whole batch for one invalid event ("Using the API", "Batch Requests"), so a 400 whose Graph
+  error is an invalid parameter (code 100, other than subcode 33, "object does not exist": a
+  wrong Pixel id) is about an event, not the request: the batch is split in halves and each
+  half sent again, until the refused events are alone. Only they fail; the others are sent.
+  The splitting is bounded (:func:`split_budget` extra requests a round), so an error that is
+  about every event costs a few requests, not one per event.
 * Not sent at all, ``failed`` at once: an event older than 7 days (Meta refuses the whole
   request for one such event: "Using the API", "Upload Time versus Event Transaction Time",
   https://developers.facebook.com/docs/marketing-api/conversions-api/using-the-api), or an event
@@ -55,6 +61,7 @@ __all__ = [
     "backoff_delay",
     "post_events",
     "retry_after_seconds",
+    "split_budget",
     "start_forwarding",
 ]
 
@@ -63,14 +70,45 @@ MAX_AGE: Final = timedelta(days=7)
 _PAUSE_LIMIT: Final = 3600.0  # never pause longer than an hour for one Retry-After
 
 
+#: Graph API error code "invalid parameter", and its subcode for an object that does not exist
+#: (the Pixel id): https://developers.facebook.com/docs/graph-api/guides/error-handling
+_INVALID_PARAMETER: Final = 100
+_NO_SUCH_OBJECT: Final = 33
+
+
 @dataclass(frozen=True)
 class Answer:
     """What one request got: ``status`` (0: no answer at all), ``retry_after`` (seconds,
-    None when not asked) and ``error`` (one line, redacted; None on success)."""
+    None when not asked), ``error`` (one line, redacted; None on success) and the Graph API
+    error's ``code`` / ``subcode`` (None when the body had none)."""
 
     status: int
     retry_after: float | None = None
     error: str | None = None
+    code: int | None = None
+    subcode: int | None = None
+
+    @property
+    def retryable(self) -> bool:
+        """No answer, 429 or 5xx: sending the same events later may work."""
+        return self.status == 0 or self.status == 429 or self.status >= 500
+
+    @property
+    def about_an_event(self) -> bool:
+        """A 400 for an invalid parameter of an event, not for the request as a whole (a
+        token, a permission, the Pixel id): the other events of the batch may be fine."""
+        return (
+            self.status == 400
+            and self.code == _INVALID_PARAMETER
+            and self.subcode != _NO_SUCH_OBJECT
+        )
+
+
+def split_budget(events: int) -> int:
+    """Extra requests a round may spend splitting a refused batch of ``events``: enough to
+    isolate three refused events by halving (two requests per halving, ``ceil(log2 n)``
+    halvings each)."""
+    return 6 * math.ceil(math.log2(events)) if events > 1 else 0
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -89,17 +127,39 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def _meta_message(status: int, body: bytes) -> str:
-    """``Meta answered 400: <error.message>`` (Graph API errors are ``{"error": {"message":
-    ..., "type": ..., "code": ...}}``), or the start of a body that is not that."""
+def _graph_error(body: bytes) -> dict[str, Any]:
+    """The ``error`` object of a Graph API error body, or ``{}``."""
     try:
         error = json.loads(body).get("error", {})
-        details = [f"code {error['code']}" if "code" in error else None, error.get("type")]
-        known = ", ".join(str(detail) for detail in details if detail)
-        message = str(error["message"]) + (f" ({known})" if known else "")
-    except (ValueError, AttributeError, KeyError, TypeError):
+    except (ValueError, AttributeError):
+        return {}
+    return error if isinstance(error, dict) else {}
+
+
+def _integer(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _meta_message(status: int, body: bytes) -> str:
+    """``Meta answered 400: <error.message>[: <error_user_msg>] (code C, subcode S, type)``
+    (Graph API errors are ``{"error": {"message": ..., "type": ..., "code": ...,
+    "error_subcode": ..., "error_user_msg": ...}}``), or the start of a body that is not that.
+    ``error_user_msg`` says which event field is wrong; ``message`` alone is often only
+    "Invalid parameter"."""
+    error = _graph_error(body)
+    if "message" not in error:
         message = body[:200].decode("utf-8", "replace").strip() or "no body"
-    return f"Meta answered {status}: {message}"
+        return f"Meta answered {status}: {message}"
+    details = [
+        f"code {error['code']}" if "code" in error else None,
+        f"subcode {error['error_subcode']}" if "error_subcode" in error else None,
+        error.get("type"),
+    ]
+    known = ", ".join(str(detail) for detail in details if detail)
+    message = str(error["message"])
+    if error.get("error_user_msg"):
+        message += f": {error['error_user_msg']}"
+    return f"Meta answered {status}: {message}" + (f" ({known})" if known else "")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -145,7 +205,14 @@ def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
         with exc:
             content = exc.read()
         retry = retry_after_seconds(exc.headers.get("Retry-After"))
-        return Answer(exc.code, retry, settings.redact(_meta_message(exc.code, content)))
+        error = _graph_error(content)
+        return Answer(
+            exc.code,
+            retry,
+            settings.redact(_meta_message(exc.code, content)),
+            _integer(error.get("code")),
+            _integer(error.get("error_subcode")),
+        )
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         # HTTPException: an answer that is not HTTP (BadStatusLine, IncompleteRead...)
         reason = getattr(exc, "reason", None) or exc
@@ -233,23 +300,45 @@ class Forwarder:
         ready = self._prepare(items)
         if not ready:
             return None
-        answer = post_events(settings, [item.payload for item in ready])
-        ids = [item.id for item in ready]
+        return self._send(ready, [split_budget(len(ready))])
+
+    def _send(self, items: list[OutboxItem], budget: list[int]) -> float | None:
+        """Send ``items`` in one request and settle them; a batch refused for an event is
+        split in halves while ``budget[0]`` (extra requests left, shared by the halves)
+        allows. Output: as :meth:`forward_once`."""
+        settings = self.settings
+        answer = post_events(settings, [item.payload for item in items])
+        ids = [item.id for item in items]
         if 200 <= answer.status < 300:
             self.store.settle_outbox(ids, Outcome("sent"))
             return None
-        if answer.status == 429 or answer.status >= 500 or answer.status == 0:
-            attempts = max(item.attempts for item in ready)
-            delay = backoff_delay(settings, attempts, answer.retry_after)
-            retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
-            self.store.settle_outbox(
-                ids, Outcome("retry", answer.error, retry_at, settings.max_attempts)
-            )
-            self.warn(f"capi: {answer.error}; {len(ids)} event(s) retried in {delay:.1f}s")
-            return delay
+        if answer.retryable:
+            return self._retry_later(items, answer)
+        if len(items) > 1 and answer.about_an_event and budget[0] >= 2:
+            budget[0] -= 2
+            half = len(items) // 2
+            first, second = items[:half], items[half:]
+            pause = self._send(first, budget)
+            if pause is not None:  # Meta went down meanwhile: the second half waits too
+                self._retry_later(second, Answer(0, None, "not sent: Meta asked to wait"))
+                return pause
+            return self._send(second, budget)
         self.store.settle_outbox(ids, Outcome("failed", answer.error))
         self.warn(f"capi: {answer.error}; {len(ids)} event(s) failed")
         return None
+
+    def _retry_later(self, items: list[OutboxItem], answer: Answer) -> float:
+        """Settle ``items`` for another attempt after the backoff; output: that delay."""
+        settings = self.settings
+        attempts = max(item.attempts for item in items)
+        delay = backoff_delay(settings, attempts, answer.retry_after)
+        retry_at = datetime.now(timezone.utc) + timedelta(seconds=delay)
+        self.store.settle_outbox(
+            [item.id for item in items],
+            Outcome("retry", answer.error, retry_at, settings.max_attempts),
+        )
+        self.warn(f"capi: {answer.error}; {len(items)} event(s) retried in {delay:.1f}s")
+        return delay
 
     def prune(self, force: bool = False) -> int:
         """Delete the sent rows older than ``keep_sent``, at most once per ``prune_interval``

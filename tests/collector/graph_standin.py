@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from aae_tracking_plugins.collector.server import CollectorServer
 from tests.events import make_event
 
-__all__ = ["GraphStandIn", "Received", "fresh_event", "graph_standin"]
+__all__ = ["INVALID_EVENT", "GraphStandIn", "Received", "fresh_event", "graph_standin"]
 
 
 def fresh_event(kind: str = "PageView", /, **data: Any) -> dict[str, Any]:
@@ -30,6 +30,23 @@ def fresh_event(kind: str = "PageView", /, **data: Any) -> dict[str, Any]:
     event = make_event(kind, timestamp=now)
     event["event_data"] = {**event["event_data"], "timestamp": now, **data}
     return event
+
+
+#: Meta's answer to a batch with an invalid event (Graph API error 100, a 2804xxx subcode).
+INVALID_EVENT: tuple[int, dict[str, Any], dict[str, str]] = (
+    400,
+    {
+        "error": {
+            "message": "Invalid parameter",
+            "type": "OAuthException",
+            "code": 100,
+            "error_subcode": 2804003,
+            "error_user_title": "Event Timestamp Too Old",
+            "error_user_msg": "The timestamp for this event is too far in the past.",
+        }
+    },
+    {},
+)
 
 
 @dataclass(frozen=True)
@@ -50,9 +67,12 @@ class Received:
 @dataclass
 class GraphStandIn:
     """The stand-in: ``script`` holds the answers of the next requests, ``(status, body,
-    headers)``; once it is empty, 200 ``{"events_received": N}``. ``received`` is what came."""
+    headers)``; once it is empty, 200 ``{"events_received": N}``, except that a request
+    holding an event whose ``event_id`` is in ``refused`` is refused whole, as Meta refuses a
+    batch with one invalid event (:data:`INVALID_EVENT`). ``received`` is what came."""
 
     script: list[tuple[int, dict[str, Any], dict[str, str]]] = field(default_factory=list)
+    refused: frozenset[str] = frozenset()
     received: list[Received] = field(default_factory=list)
     server: CollectorServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -63,12 +83,15 @@ class GraphStandIn:
         @app.post("/{version}/{pixel}/events")
         async def events(request: Request, version: str, pixel: str) -> Response:
             body = json.loads(await request.body())
+            ids = {event.get("event_id") for event in body.get("data", [])}
             with self._lock:
-                status, answer, headers = (
-                    self.script.pop(0)
-                    if self.script
-                    else (200, {"events_received": len(body.get("data", []))}, {})
-                )
+                if self.script:
+                    status, answer, headers = self.script.pop(0)
+                elif ids & self.refused:
+                    status, answer, headers = INVALID_EVENT
+                else:
+                    received = len(body.get("data", []))
+                    status, answer, headers = 200, {"events_received": received}, {}
                 self.received.append(Received(time.monotonic(), request.url.path, body, status))
             answer = {**answer, "fbtrace_id": uuid.uuid4().hex}
             return JSONResponse(answer, status_code=status, headers=headers)
@@ -94,9 +117,12 @@ class GraphStandIn:
 
 
 @contextmanager
-def graph_standin(*script: tuple[int, dict[str, Any], dict[str, str]]) -> Iterator[GraphStandIn]:
-    """A running stand-in on a free loopback port, answering ``script`` first."""
-    standin = GraphStandIn(list(script))
+def graph_standin(
+    *script: tuple[int, dict[str, Any], dict[str, str]], refused: frozenset[str] = frozenset()
+) -> Iterator[GraphStandIn]:
+    """A running stand-in on a free loopback port, answering ``script`` first and refusing
+    every request that holds an event id of ``refused``."""
+    standin = GraphStandIn(list(script), refused)
     standin.server = CollectorServer(standin.app())
     with standin.server:
         yield standin

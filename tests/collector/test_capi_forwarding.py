@@ -25,10 +25,11 @@ from aae_tracking_plugins.collector.forwarding import (
     backoff_delay,
     post_events,
     retry_after_seconds,
+    split_budget,
 )
 from aae_tracking_plugins.collector.storage import sqlite_path
 from aae_tracking_plugins.collector.storage.outbox import OutboxStatus
-from tests.collector.graph_standin import fresh_event, graph_standin
+from tests.collector.graph_standin import INVALID_EVENT, fresh_event, graph_standin
 from tests.collector_helpers import InProcessCollector, post, request, running_collector
 from tests.events import make_event
 
@@ -217,6 +218,93 @@ def test_a_client_error_fails_at_once_with_metas_message(database_url: str) -> N
             "older than 7 days: Meta refuses it",
             "no page URL: the session has no stored PageView (event_source_url is required)",
         )
+
+
+def test_one_invalid_event_fails_alone_and_the_rest_of_its_batch_is_sent(
+    database_url: str,
+) -> None:
+    events = [fresh_event("PageView", fbp=FBP) for _ in range(16)]
+    bad = events[11]["event_id"]
+    with (
+        graph_standin(refused=frozenset({bad})) as meta,
+        running_collector(database_url, capi=settings(meta.url)) as collector,
+    ):
+        assert post(collector.url, {"events": events}, headers=AGENT).status == 200
+        wait_until(lambda: status(collector).sent + status(collector).failed == 16)
+        time.sleep(0.3)  # nothing else comes
+        now = status(collector)
+    assert (now.pending, now.sent, now.failed) == (0, 15, 1)
+    assert now.last_error == (
+        "Meta answered 400: Invalid parameter: The timestamp for this event is too far in the"
+        " past. (code 100, subcode 2804003, OAuthException)"
+    )
+    assert sorted(meta.delivered()) == sorted(e["event_id"] for e in events if e["event_id"] != bad)
+    assert len(meta.received[0].event_ids) == 16  # one batch first, as long as Meta takes it
+    # Halving: 16, then 8 + 8, 4 + 4, 2 + 2, 1 + 1; each good half goes through once.
+    assert len(meta.received) == 1 + 2 * 4
+    assert [got.event_ids for got in meta.received if got.status == 400][-1] == [bad]
+
+
+def test_a_refusal_of_the_whole_request_is_not_split(database_url: str) -> None:
+    expired = (
+        400,
+        {
+            "error": {
+                "message": "Error validating access token: Session has expired",
+                "type": "OAuthException",
+                "code": 190,
+                "error_subcode": 463,
+            }
+        },
+        {},
+    )
+    no_pixel = (
+        400,
+        {"error": {"message": "Unsupported post request.", "code": 100, "error_subcode": 33}},
+        {},
+    )
+    for answer in (expired, no_pixel):
+        events = [fresh_event("PageView", fbp=FBP) for _ in range(4)]
+        with (
+            graph_standin(answer) as meta,
+            running_collector(database_url, capi=settings(meta.url)) as collector,
+        ):
+            assert post(collector.url, {"events": events}, headers=AGENT).status == 200
+            wait_until(lambda: status(collector).failed == 4)
+            time.sleep(0.3)
+            assert [len(got.event_ids) for got in meta.received] == [4]
+
+
+def test_splitting_a_batch_every_event_of_which_is_refused_is_bounded(
+    database_url: str,
+) -> None:
+    events = [fresh_event("PageView", fbp=FBP) for _ in range(64)]
+    with (
+        graph_standin(refused=frozenset(e["event_id"] for e in events)) as meta,
+        running_collector(database_url, capi=settings(meta.url)) as collector,
+    ):
+        assert post(collector.url, {"events": events}, headers=AGENT).status == 200
+        wait_until(lambda: status(collector).failed == 64)
+        time.sleep(0.3)
+        requests = len(meta.received)
+    assert requests == 1 + split_budget(64)  # 37, not the 127 of halving down to each event
+    assert meta.delivered() == []
+
+
+def test_meta_going_down_while_a_batch_is_split_loses_nothing(database_url: str) -> None:
+    events = [fresh_event("PageView", fbp=FBP) for _ in range(4)]
+    bad = events[0]["event_id"]
+    down = (503, {"error": {"message": "Service temporarily unavailable", "code": 2}}, {})
+    with (
+        graph_standin(INVALID_EVENT, down, refused=frozenset({bad})) as meta,
+        running_collector(database_url, capi=settings(meta.url)) as collector,
+    ):
+        assert post(collector.url, {"events": events}, headers=AGENT).status == 200
+        wait_until(lambda: status(collector).sent == 3 and status(collector).failed == 1)
+    # The whole batch refused, its first half met the outage (both halves wait), then the
+    # batch went again: refused, halved, the bad event isolated, the others sent once each.
+    assert [got.status for got in meta.received][:2] == [400, 503]
+    assert sorted(meta.delivered()) == sorted(e["event_id"] for e in events[1:])
 
 
 def dump(database_url: str) -> str:
