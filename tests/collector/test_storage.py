@@ -160,6 +160,8 @@ def test_ping_answers_while_the_database_does(store: EventStore) -> None:
         ("sqlite:/x.db", "three slashes for a relative file, four for an absolute one"),
         ("sqlite:///:memory:", "keeps nothing"),
         ("postgresql://u:secret@h:5432/db?nonsense=1", "u:***@h:5432"),
+        # libpq's key=value form: not taken, and not repeated (it holds the password).
+        ("host=db user=aae password=secret dbname=aae", "write it as postgresql://"),
         # urllib cannot split it (an unclosed "["): still a DatabaseURLError, not a ValueError.
         ("postgresql://aae:secret@[db.internal/aae", "Invalid IPv6 URL"),
     ],

@@ -96,5 +96,11 @@ def open_store(url: str, **options: float) -> EventStore:
         from aae_tracking_plugins.collector.storage.postgres import PostgresStore
 
         return PostgresStore(url, **{key: value for key, value in options.items()})  # type: ignore[arg-type]
+    if not scheme and "=" in url:  # libpq's "host=... password=..." form: never echoed
+        raise DatabaseURLError(
+            "a key=value connection string is not taken (it may hold a password, so it is"
+            " not repeated here): write it as postgresql://user@host:5432/dbname, with the"
+            " password in PGPASSWORD or ~/.pgpass"
+        )
     hint = f" (did you mean sqlite:///{url}?)" if not scheme and url else ""
     raise DatabaseURLError(f"unsupported database URL {redact(url)!r}: use {_FORMS}{hint}")
