@@ -5,7 +5,9 @@ WebKitGTK (Safari's engine, Selenium + WebKitWebDriver) run the same scenarios, 
 assertions on what reaches the collector (``tests/engines`` drives them; ../shared/browsers.md
 has the routes).  Each test builds the small site in ``tests/engine_site`` with the real CLI
 (``aae-tracking inject``) pointing at its own collector, serves it on 127.0.0.1 (a new port, so a
-new origin, per test) and drives one browser per engine and module through it.
+new origin, per test) and drives one browser per engine and module through it. The scenarios
+send to the in-memory development collector; one funnel goes to the stored collector (uvicorn,
+SQLite, CORS for the site's origin only) in each engine.
 
 Rules these tests keep:
 
@@ -25,6 +27,7 @@ Rules these tests keep:
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -38,6 +41,7 @@ from typing import Any
 import pytest
 
 from aae_tracking_plugins.collector import EventCollector
+from tests.collector_helpers import listing, running_collector
 from tests.engines import ENGINES, Engine, EngineError, EnginePool
 from tests.sites import ROOT, TESTS
 
@@ -67,7 +71,7 @@ def build_site(destination: Path, collector_url: str, *, track_automation: bool)
     test with the CLI's stderr when the CLI fails.
     """
     site = destination / "site"
-    shutil.copytree(SITE_SOURCE, site)
+    shutil.copytree(SITE_SOURCE, site, dirs_exist_ok=True)  # it may be served already
     command = [
         sys.executable,
         "-m",
@@ -322,3 +326,49 @@ def test_automation_needs_track_automation(visit: Visit) -> None:
     visit.wait(has_page_view(f"{visit.base_url}/index.html"), "PageView, --track-automation")
     [view] = visit.settled()
     assert view["event_data"]["url"] == f"{visit.base_url}/index.html"
+
+
+def test_a_funnel_is_stored_once_by_the_stored_collector(
+    engine: Engine, serve_dir: Callable[[Path], str], tmp_path: Path
+) -> None:
+    """The same tracker against the collector a team runs (uvicorn, SQLite, CORS for the site's
+    origin only): the visitor's funnel, with a reload of the thank-you page, is stored once per
+    ``event_id``, in every engine. (The other scenarios send to the in-memory collector.)"""
+    engine.reset()
+    engine.native_errors()
+    (tmp_path / "site").mkdir()
+    base = serve_dir(tmp_path / "site")  # served first: its origin is the one CORS allows
+    database = f"sqlite:///{tmp_path / 'events.db'}"
+    with running_collector(database, allowed_origins=(base,)) as collector:
+        build_site(tmp_path, collector.url, track_automation=engine.name != "chromium")
+        engine.goto(f"{base}/index.html")
+        engine.click("button[data-cta]")
+        engine.click("a.cta-button")
+        engine.click("#checkout")
+        wanted = ["PageView", "AddToCart", "AddToCart", "PageView", "PageView", "Purchase"]
+        stored = stored_events(collector.url, len(wanted))
+        engine.goto(f"{base}/thank-you.html")  # again: its Purchase, resent or not, is a duplicate
+        stored = stored_events(collector.url, len(wanted) + 1)
+        time.sleep(QUIET)
+        stored = stored_events(collector.url, len(wanted) + 1, timeout=0)
+        errors = engine.eval("JSON.parse(sessionStorage.getItem('engine_test_errors') || '[]')")
+    assert sorted(event["event_type"] for event in stored) == sorted([*wanted, "PageView"])
+    assert len({event["event_id"] for event in stored}) == len(stored)
+    assert len({event["session_id"] for event in stored}) == 1
+    [purchase] = of_type(stored, "Purchase")
+    data = purchase["event_data"]
+    assert (data["value"], data["currency"], data["order_id"]) == (49.5, "EUR", "ORD-1")
+    assert [*errors, *engine.native_errors()] == []
+
+
+def stored_events(collector_url: str, count: int, timeout: float = WAIT) -> list[Event]:
+    """The events the stored collector lists (as sent), oldest first, once there are ``count``
+    (or ``timeout`` seconds have passed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = listing(collector_url, f"?landing_page_id={LANDING_PAGE_ID}&limit=1000")
+        assert answer.status == 200, answer
+        events = [item["event"] for item in reversed(json.loads(answer.body))]
+        if len(events) >= count or time.monotonic() > deadline:
+            return events
+        time.sleep(0.1)

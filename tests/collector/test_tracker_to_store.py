@@ -3,7 +3,8 @@ Chromium, with the tracker sending to the stored collector (uvicorn, SQLite and 
 then what is stored, once each, and the funnel that ``aae-tracking report`` prints from it.
 
 The other browser tests send to the in-memory development collector (it can drop connections
-on purpose); this one proves the same tracker against the collector a team runs.
+on purpose); this one proves the same tracker against the collector a team runs. Firefox and
+WebKitGTK do the same against it in tests/browser/test_engines.py.
 """
 
 from __future__ import annotations
