@@ -319,8 +319,12 @@ class Forwarder:
             half = len(items) // 2
             first, second = items[:half], items[half:]
             pause = self._send(first, budget)
+            if self._stop.is_set():  # stopping: the claim expires, the rest goes later
+                return 0.0
             if pause is not None:  # Meta went down meanwhile: the second half waits too
-                self._retry_later(second, Answer(0, None, "not sent: Meta asked to wait"))
+                self._retry_later(
+                    second, Answer(0, None, "not sent: it waits with the other half of its batch")
+                )
                 return pause
             return self._send(second, budget)
         self.store.settle_outbox(ids, Outcome("failed", answer.error))
