@@ -26,9 +26,12 @@ from types import TracebackType
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aae_tracking_plugins.collector.api import events_router, json_response
@@ -40,7 +43,14 @@ from aae_tracking_plugins.collector.storage import EventStore, StorageUnavailabl
 from aae_tracking_plugins.collector.wire import EVENTS_PATH, HEALTH_PATH
 from aae_tracking_plugins.core.version import __version__
 
-__all__ = ["CollectorServer", "EventsShortcut", "app_from_environment", "bind", "create_app"]
+__all__ = [
+    "CollectorServer",
+    "EventsShortcut",
+    "app_from_environment",
+    "bind",
+    "create_app",
+    "method_not_allowed",
+]
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -84,6 +94,31 @@ class EventsShortcut:
         await self.app(scope, receive, send)
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """An app's handler of Starlette's ``HTTPException``: a 405 gets an ``Allow`` header that
+    lists every method the path answers (RFC 9110, 15.5.6: "the target resource's currently
+    supported methods"); Starlette lists only those of the first route whose path matched
+    (``POST`` for the events path, which answers ``GET`` and ``OPTIONS`` too). Any other
+    status is FastAPI's own answer. Output: the response; raises nothing."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 405:
+        return await http_exception_handler(request, exc)
+    # Asked of the routes rather than read from them: included routers nest their routes.
+    methods = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    allow = ", ".join(methods) or (exc.headers or {}).get("Allow", "")
+    return json_response(405, {"detail": "Method Not Allowed"}, {"Allow": allow})
+
+
 def create_app(
     config: CollectorConfig | None = None, *, store: EventStore | None = None
 ) -> FastAPI:
@@ -123,6 +158,7 @@ def create_app(
     )
     app.state.service = service
     app.state.forwarder = forwarder
+    app.add_exception_handler(StarletteHTTPException, method_not_allowed)
     router = events_router(service)
     app.include_router(router)
     app.include_router(dashboard_router(service))

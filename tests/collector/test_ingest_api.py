@@ -296,9 +296,14 @@ def test_healthz_says_which_database_answers(stored_collector: InProcessCollecto
 
 def test_unknown_paths_and_methods(stored_collector: InProcessCollector) -> None:
     assert request(stored_collector.url, "GET", "/nope").status == 404
-    answer = request(stored_collector.url, "PUT", EVENTS_PATH, body=b"{}")
-    assert answer.status == 405
-    assert "POST" in answer.headers["allow"]
+    # A 405 lists every method of the path (RFC 9110, 15.5.6), not only the first route's.
+    for method in ("PUT", "DELETE", "PATCH"):
+        answer = request(stored_collector.url, method, EVENTS_PATH, body=b"{}")
+        assert (answer.status, answer.headers["allow"]) == (405, "GET, OPTIONS, POST")
+        assert json.loads(answer.body) == {"detail": "Method Not Allowed"}
+    for path in ("/healthz", "/", "/dashboard/panels"):
+        answer = request(stored_collector.url, "POST", path, body=b"{}")
+        assert (answer.status, answer.headers["allow"]) == (405, "GET")
 
 
 # ------------------------------------------------------------------------- database away
