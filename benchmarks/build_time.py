@@ -8,7 +8,6 @@ the medians is the figure to quote.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -17,6 +16,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 PELICAN = ROOT / ".venv-pelican" / "bin" / "pelican"
@@ -39,10 +40,10 @@ def timed(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=7)
-    args = parser.parse_args()
+@click.command(help=__doc__.split("\n\n")[0], context_settings={"show_default": True})
+@click.option("--runs", type=click.IntRange(min=1), default=7)
+def main(runs: int) -> None:
+    """Time ``runs`` interleaved builds of each case; prints medians in seconds and the ratios."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         mk = [sys.executable, "-m", "mkdocs", "build", "-q", "-d", str(work / "site")]
@@ -54,11 +55,11 @@ def main() -> None:
             "pelican without": ([*pel, "-e", "PLUGINS=[]"], ROOT / "sample_sites" / "pelican"),
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
-        for _ in range(args.runs):
+        for _ in range(runs):
             for name, (command, cwd) in cases.items():
                 times[name].append(timed(command, cwd))
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"{'build (median of ' + str(args.runs) + ')':26} {'seconds':>8}")
+    print(f"{'build (median of ' + str(runs) + ')':26} {'seconds':>8}")
     for name, value in medians.items():
         print(f"{name:26} {value:8.3f}")
     for tool in ("mkdocs", "pelican"):
