@@ -24,7 +24,6 @@ runs: the load average is printed): the figures are a floor.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -39,7 +38,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -263,29 +265,50 @@ def fresh(kind: str, base: str, name: str) -> str:
     return base.rsplit("/", 1)[0] + f"/{name}"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=5000, help="events sent one per request")
-    parser.add_argument(
-        "--batch-events", type=int, default=50000, help="events sent in batches of 100"
-    )
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--postgres-url", help="a PostgreSQL to use (default: a throwaway one)")
-    parser.add_argument(
-        "--rounds", type=int, default=1, help="repeat each run, print the median round"
-    )
-    parser.add_argument(
-        "--forwarding",
-        action="store_true",
-        help="with Conversions API forwarding on (to a stand-in): every event gets an outbox row",
-    )
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class Options:
+    """The command line: events per run, connections, databases, rounds (see ``main``)."""
+
+    events: int
+    batch_events: int
+    concurrency: int
+    database: str
+    postgres_url: str | None
+    rounds: int
+
+
+@click.command(help=__doc__.split("\n\n")[0], context_settings={"show_default": True})
+@click.option(
+    "--events", type=click.IntRange(min=1), default=5000, help="events sent one per request"
+)
+@click.option(
+    "--batch-events",
+    type=click.IntRange(min=1),
+    default=50000,
+    help="events sent in batches of 100",
+)
+@click.option("--concurrency", type=click.IntRange(min=1), default=16)
+@click.option("--database", type=click.Choice(("sqlite", "postgresql", "both")), default="both")
+@click.option("--postgres-url", help="a PostgreSQL to use (default: a throwaway one)")
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=1,
+    help="repeat each run, print the median round",
+)
+@click.option(
+    "--forwarding",
+    is_flag=True,
+    help="with Conversions API forwarding on (to a stand-in): every event gets an outbox row",
+)
+@click.pass_context
+def main(ctx: click.Context, forwarding: bool, **options: Any) -> None:
+    """Run the load; exits 0 when every event was stored exactly once, else 1."""
     with graph_standin() as standin:
-        return _main(args, standin.url if args.forwarding else None)
+        ctx.exit(_main(Options(**options), standin.url if forwarding else None))
 
 
-def _main(args: argparse.Namespace, graph: str | None) -> int:
+def _main(args: Options, graph: str | None) -> int:
     if graph is not None:
         print(f"forwarding on: the Conversions API stand-in is {graph}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -317,4 +340,4 @@ def _main(args: argparse.Namespace, graph: str | None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
