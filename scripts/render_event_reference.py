@@ -22,11 +22,12 @@ lacks the markers or cannot be read.  tests/unit/test_event_contract.py fails wh
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import click
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout
@@ -217,31 +218,40 @@ def rewritten(text: str, section: str) -> str:
     return text[:start] + section + text[end:]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Rewrite (or ``--check``) the section; returns the exit status (see module docstring)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the docs are out of date")
-    parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="default: %(default)s")
-    args = parser.parse_args(argv)
+@click.command(help=__doc__.split("\n\n")[0], context_settings={"show_default": True})
+@click.option("--check", is_flag=True, help="exit 1 if the docs are out of date")
+@click.option("--docs", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_DOCS)
+@click.pass_context
+def main(ctx: click.Context, check: bool, docs: Path) -> None:
+    """Rewrite (or ``--check``) the section; exits with the status of the module docstring."""
+    ctx.exit(update(docs, check))
+
+
+def update(docs: Path, check: bool) -> int:
+    """Rewrite the section of ``docs`` (only compare it when ``check``); returns the exit status.
+
+    Returns 0 (up to date, or rewritten), 1 (``check`` and out of date) or 2 (``docs`` unreadable
+    or without the markers); the problem is printed on stderr.
+    """
     try:
-        text = args.docs.read_text("utf-8")
+        text = docs.read_text("utf-8")
         new = rewritten(text, render(load_schema()))
     except (OSError, ValueError) as exc:
-        print(f"error: {args.docs}: {exc}", file=sys.stderr)
+        print(f"error: {docs}: {exc}", file=sys.stderr)
         return 2
     if new == text:
         return 0
-    if args.check:
+    if check:
         print(
-            f"{args.docs}: the event reference differs from the schema; "
+            f"{docs}: the event reference differs from the schema; "
             "run .venv/bin/python scripts/render_event_reference.py",
             file=sys.stderr,
         )
         return 1
-    args.docs.write_text(new, "utf-8")
-    print(f"{args.docs}: event reference rewritten")
+    docs.write_text(new, "utf-8")
+    print(f"{docs}: event reference rewritten")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
