@@ -1,17 +1,16 @@
 """`make demo`: build both sample sites against a local collector, serve them, show the events.
 
 The collector is the stored one (``aae-tracking collect``'s app, docs/collector.md) on a fresh
-SQLite file, ``build/demo-events.db`` (deleted at the start of each demo, kept after it: ``aae-
-tracking report --database sqlite:///build/demo-events.db`` reads it). Runs a scripted visitor in
-headless Chromium once (so events appear straight away), prints the funnel, then keeps serving
-until Ctrl-C so you can visit the printed URLs yourself and watch the dashboard (opened in your
-browser when there is a display; ``--no-open`` not). ``--visit-and-exit`` stops after the scripted
-visit (used by the test suite).
+SQLite file, ``build/demo-events.db`` (deleted at the start of each demo, kept after it:
+``aae-tracking report --database sqlite:///build/demo-events.db`` reads it). Runs a scripted
+visitor in headless Chromium once (so events appear straight away), prints the funnel, then keeps
+serving until Ctrl-C so you can visit the printed URLs yourself and watch the dashboard (opened in
+your browser when there is a display; ``--no-open`` not). ``--visit-and-exit`` stops after the
+scripted visit (used by the test suite).
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 import shutil
@@ -24,6 +23,8 @@ import webbrowser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import click
 
 from aae_tracking_plugins.collector.report import render
 from aae_tracking_plugins.collector.server import CollectorServer, create_app
@@ -180,15 +181,20 @@ def scripted_visit(urls: dict[str, str], service: EventService) -> None:
         browser.close()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--visit-and-exit", action="store_true", help="stop after the visit")
-    parser.add_argument("--collector-port", type=int, default=8765)
-    parser.add_argument("--no-open", action="store_true", help="do not open the dashboard")
-    args = parser.parse_args(argv)
+@click.command(help=__doc__, context_settings={"show_default": True})
+@click.option("--visit-and-exit", is_flag=True, help="stop after the visit")
+@click.option("--collector-port", type=click.IntRange(0, 65535), default=8765)
+@click.option("--no-open", is_flag=True, help="do not open the dashboard")
+@click.pass_context
+def main(ctx: click.Context, visit_and_exit: bool, collector_port: int, no_open: bool) -> None:
+    """Run the demo; exits 0, or 1 when ``--visit-and-exit`` found no events or a refused one."""
+    ctx.exit(run(visit_and_exit, collector_port, no_open))
 
+
+def run(visit_and_exit: bool, collector_port: int, no_open: bool) -> int:
+    """Build, serve and visit the sample sites (see the module docstring); the exit status."""
     lines = Lines()
-    collector = start_collector(args.collector_port, lines)
+    collector = start_collector(collector_port, lines)
     service: EventService = collector.app.state.service
     dashboard = collector.url + "/"
     print(f"demo: collector listening at {collector.url} (events print below as they arrive)")
@@ -211,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("demo: the funnel (aae-tracking report):")
         print(render(service.store.funnel(FunnelQuery()), "table"), end="")
-        if args.visit_and_exit:
+        if visit_and_exit:
             return 0 if service.stored and not lines.refused else 1
         print(f"demo: the dashboard is at {dashboard}")
-        if not args.no_open and can_open_a_browser():
+        if not no_open and can_open_a_browser():
             webbrowser.open(dashboard)
         print("demo: open the site URLs above in a browser to send your own events and watch")
         print("      them arrive on the dashboard; Ctrl-C stops.")
@@ -230,4 +236,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
