@@ -38,7 +38,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -302,10 +301,20 @@ class Options:
     help="with Conversions API forwarding on (to a stand-in): every event gets an outbox row",
 )
 @click.pass_context
-def main(ctx: click.Context, forwarding: bool, **options: Any) -> None:
+def main(
+    ctx: click.Context,
+    events: int,
+    batch_events: int,
+    concurrency: int,
+    database: str,
+    postgres_url: str | None,
+    rounds: int,
+    forwarding: bool,
+) -> None:
     """Run the load; exits 0 when every event was stored exactly once, else 1."""
+    options = Options(events, batch_events, concurrency, database, postgres_url, rounds)
     with graph_standin() as standin:
-        ctx.exit(_main(Options(**options), standin.url if forwarding else None))
+        ctx.exit(_main(options, standin.url if forwarding else None))
 
 
 def _main(args: Options, graph: str | None) -> int:
