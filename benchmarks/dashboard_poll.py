@@ -14,7 +14,6 @@ queries: the figures say how many open dashboards a collector carries. docs/coll
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import statistics
 import sys
@@ -22,6 +21,8 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+
+import click
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -90,15 +91,33 @@ def measure(count: int, polls: int) -> None:
           f"200: {summary([ms for ms, _, _ in changed])}   page: {summary(page)}")  # fmt: skip
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--events", default="1000,10000,100000")
-    parser.add_argument("--polls", type=int, default=50)
-    args = parser.parse_args()
-    for count in (int(size) for size in args.events.split(",")):
-        measure(count, args.polls)
-    return 0
+def _sizes(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
+    """``--events`` as the list of database sizes, e.g. ``"1000,10000"`` -> ``[1000, 10000]``.
+
+    Raises:
+        click.BadParameter: an item is not a whole number of at least 1.
+    """
+    sizes = []
+    for item in value.split(","):
+        try:
+            sizes.append(int(item))
+        except ValueError:
+            sizes.append(0)
+        if sizes[-1] < 1:
+            raise click.BadParameter(
+                f"{item!r} is not a number of events: give whole numbers >= 1, comma-separated"
+            )
+    return sizes
+
+
+@click.command(help=__doc__.split("\n", 1)[0], context_settings={"show_default": True})
+@click.option("--events", default="1000,10000,100000", callback=_sizes)
+@click.option("--polls", type=click.IntRange(min=1), default=50)
+def main(events: list[int], polls: int) -> None:
+    """Fill, serve and poll one database per size in ``events``; prints one line per size."""
+    for count in events:
+        measure(count, polls)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
