@@ -13,7 +13,6 @@ absolute times depend on the machine's load.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import logging
 import os
@@ -26,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import click
 from lxml import etree
 from lxml import html as lxml_html
 
@@ -92,11 +92,33 @@ def load_engine(commit: str, into: Path) -> ModuleType:
     return importlib.import_module(f"{package}.inject")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--old", default=OLD_ENGINE, help="commit of the engine to compare with")
-    args = parser.parse_args()
+def _engine_commit(ctx: click.Context, param: click.Parameter, commit: str) -> str:
+    """``--old`` unchanged when git has ``ENGINE`` at that commit.
+
+    Raises:
+        click.BadParameter: no such commit, or no engine folder in it.
+    """
+    found = subprocess.run(
+        ["git", "cat-file", "-e", f"{commit}:{ENGINE}"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+    )
+    if found.returncode != 0:
+        raise click.BadParameter(f"no {ENGINE}/ at commit {commit!r} in this repository")
+    return commit
+
+
+@click.command(help=__doc__.split("\n\n")[0], context_settings={"show_default": True})
+@click.option("--repeat", type=click.IntRange(min=1), default=15)
+@click.option(
+    "--old",
+    "old_commit",
+    default=OLD_ENGINE,
+    callback=_engine_commit,
+    help="commit of the engine to compare with",
+)
+def main(repeat: int, old_commit: str) -> None:
+    """Time every method on every page, ``repeat`` interleaved rounds; prints medians."""
     os.environ["NO_MKDOCS_2_WARNING"] = "1"
     logging.getLogger("mkdocs").setLevel(logging.ERROR)
     snippet = render_snippet(TrackingConfig("lp_bench", "https://api.aae.com", "camp_bench"))
@@ -123,7 +145,7 @@ def main() -> None:
         return inject_bytes(encoded[id(page)], snippet).data
 
     with tempfile.TemporaryDirectory() as tmp:
-        old = load_engine(args.old, Path(tmp))
+        old = load_engine(old_commit, Path(tmp))
         old_snippet = old.Snippet(snippet.head, snippet.body)
 
         def old_engine(page: str) -> str:
@@ -134,9 +156,9 @@ def main() -> None:
 
         methods: dict[str, Callable[[str], object]] = {
             "this engine": engine,
-            f"engine at {args.old}": old_engine,
+            f"engine at {old_commit}": old_engine,
             "this engine, bytes": engine_bytes,
-            f"at {args.old}, bytes": old_engine_bytes,
+            f"at {old_commit}, bytes": old_engine_bytes,
             "plain splice": splice,
             "lxml parse": lxml_parse,
             "lxml round-trip": lxml_round_trip,
@@ -151,7 +173,7 @@ def main() -> None:
             assert engine(page) == old_engine(page), name
             assert engine_bytes(page) == old_engine_bytes(page) == engine(page).encode(), name
         times = {(p, m): [] for p in pages for m in methods}  # type: dict[tuple[str, str], list[float]]
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             for page_name, page in pages.items():
                 inner = max(1, 200_000 // len(page))  # several calls per sample on small pages
                 for method_name, method in methods.items():
@@ -160,9 +182,9 @@ def main() -> None:
                         method(page)
                     times[page_name, method_name].append((time.perf_counter() - start) / inner)
 
-    print(f"median per page over {args.repeat} interleaved rounds (ratio to the plain splice)")
+    print(f"median per page over {repeat} interleaved rounds (ratio to the plain splice)")
     print(f"{'page':14} {'size':>9}  " + "  ".join(f"{m:>22}" for m in methods) + "  new/old")
-    old_name = f"engine at {args.old}"
+    old_name = f"engine at {old_commit}"
     for page_name, page in pages.items():
         splice_time = statistics.median(times[page_name, "plain splice"])
         cells = []
@@ -172,7 +194,7 @@ def main() -> None:
         ratios = []
         for new_name, before_name in (
             ("this engine", old_name),
-            ("this engine, bytes", f"at {args.old}, bytes"),
+            ("this engine, bytes", f"at {old_commit}, bytes"),
         ):
             new = statistics.median(times[page_name, new_name])
             ratios.append(f"{new / statistics.median(times[page_name, before_name]):5.2f}")
