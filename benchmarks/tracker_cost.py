@@ -56,7 +56,6 @@ machine: compare rows of one run, not runs on different machines.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -73,6 +72,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import click
 from playwright.sync_api import Browser, sync_playwright
 
 from aae_tracking_plugins.collector import EventCollector
@@ -510,7 +510,7 @@ def run_loads(
     base_url: str,
     collector: EventCollector,
     pageviews: PageViews,
-    args: argparse.Namespace,
+    args: Options,
     chromium: str,
     retried: list[str],
 ) -> str:
@@ -547,28 +547,46 @@ def run_loads(
             browser.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--loads", type=int, default=40, help="measured loads per row")
-    parser.add_argument(
-        "--settle-ms", type=float, default=500, help="trace window after the load event"
-    )
-    parser.add_argument(
-        "--control", action="store_true", help=f"add a row with a {BUSY_MS:g} ms busy loop"
-    )
-    parser.add_argument(
-        "--floor",
-        action="store_true",
-        help="add a row with two minimal inline scripts where ours go (what any script pays)",
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    args = parser.parse_args()
-    if args.loads < 1:
-        parser.error("--loads must be at least 1")
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The command line (see ``main``): loads per row, trace window in ms, extra rows, JSON."""
+
+    loads: int
+    settle_ms: float
+    control: bool
+    floor: bool
+    json: bool
+
+
+@click.command(help=__doc__.splitlines()[0], context_settings={"show_default": True})
+@click.option("--loads", type=click.IntRange(min=1), default=40, help="measured loads per row")
+@click.option(
+    "--settle-ms",
+    type=click.FloatRange(min=0),
+    default=500,
+    help="trace window after the load event",
+)
+@click.option("--control", is_flag=True, help=f"add a row with a {BUSY_MS:g} ms busy loop")
+@click.option(
+    "--floor",
+    is_flag=True,
+    help="add a row with two minimal inline scripts where ours go (what any script pays)",
+)
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of the table")
+def main(loads: int, settle_ms: float, control: bool, floor: bool, as_json: bool) -> None:
+    """Measure every variant; prints the table (or JSON with every sample) and the notes.
+
+    Raises:
+        SystemExit: no ``chromium`` on PATH, or a load failed ``ATTEMPTS`` times.
+    """
     chromium = shutil.which("chromium")
     if chromium is None:
         raise SystemExit("tracker_cost: no 'chromium' on PATH (Debian package chromium)")
+    measure(Options(loads, settle_ms, control, floor, as_json), chromium)
 
+
+def measure(args: Options, chromium: str) -> None:
+    """Load the variants ``args.loads`` times each with ``chromium`` and print the report."""
     notes: list[str] = []
     retried: list[str] = []
     started = time.monotonic()
