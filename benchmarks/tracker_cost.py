@@ -103,9 +103,10 @@ BARE_PAGE = """<!doctype html>
 #: ``--floor``: two minimal inline scripts where ours go, each touching the page once. On a page
 #: with no script of its own the first script pays for setting up the page's JavaScript context
 #: and the first DOM access pays for its wrappers, whoever runs them: this row shows that floor.
+#: They carry our marker attribute: the engine confirms an insertion by finding its tags.
 FLOOR = Snippet(
-    head='<script data-aae-floor="stub">window.__u = location.href</script>',
-    body='<script data-aae-floor="tracker">document.currentScript.dataset.aaeFloor</script>',
+    head='<script data-aae-tracking="stub">window.__u = location.href</script>',
+    body='<script data-aae-tracking="tracker">document.currentScript.dataset.aaeTracking</script>',
 )
 
 BUSY_MS = 5.0
@@ -529,7 +530,10 @@ def run_loads(
                 shift = round_no % len(variants)
                 for variant in variants[shift:] + variants[:shift]:
                     for attempt in range(1, ATTEMPTS + 1):
-                        url = f"{base_url}/{variant.name}.html?load={round_no + 1}.{attempt}"
+                        # A UTM parameter: the tracker keeps it in the URL it sends (it drops
+                        # other query parameters), so the PageView names its load.
+                        load = f"utm_content=load-{round_no + 1}.{attempt}"
+                        url = f"{base_url}/{variant.name}.html?{load}"
                         sample = load_once(
                             browser, variant, url, collector, pageviews, args.settle_ms
                         )
