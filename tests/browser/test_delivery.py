@@ -537,17 +537,35 @@ def test_408_is_retried_and_arrives_once(make_site: SiteFactory, collector: Even
     assert site.errors == []
 
 
+#: Counts the answers the page's ``fetch`` calls got (``window.__answers``). The counting
+#: callback is added to the promise before the tracker's own, and both run in the same microtask
+#: checkpoint: once an evaluation (a later task) sees the count, the tracker has handled them.
+COUNT_ANSWERS = """
+const fetchOf = window.fetch;
+window.__answers = 0;
+window.fetch = function () {
+  const answer = fetchOf.apply(this, arguments);
+  answer.then(() => { window.__answers++; }, () => { window.__answers++; });
+  return answer;
+};
+"""
+
+
 @pytest.mark.parametrize("status", [400, 404, 422])
 def test_other_client_errors_are_dropped_and_never_retried(
     make_site: SiteFactory, collector: EventCollector, status: int
 ) -> None:
     site = make_site()
     page = site.page
+    page.add_init_script(COUNT_ANSWERS)
     page.clock.install()
     collector.fail(status)
     page.goto(site.url("cta.html"))
     (refused,) = collector.wait_for_attempts(1, timeout=WAIT)
     assert refused.status == status
+    # The page has handled the refusal (dropped the event) before time moves and it is left:
+    # an answer read after the reload's pagehide left the event stored, to be sent again.
+    page.wait_for_function("window.__answers >= 1", timeout=WAIT * 1000)
     collector.recover()
 
     step_clock(site, 3_600_000)  # an hour: every backoff would have fired
