@@ -125,6 +125,31 @@ def wait_until_instant_ready(page: Any) -> None:
     page.evaluate(INSTANT_READY_JS)
 
 
+#: Resolves once the tracker of a page loaded with a plain ``<script>`` tag has started (sends,
+#: listens to ``online``, resends what earlier pages stored). The tracker starts in
+#: ``later(boot)`` (util.js): an idle callback, or at the latest a 1 s timer asked for while the
+#: document was parsed, before its load event. A timer this script asks for due 1 s after the
+#: load event is due after that one, and timers run in order of their due time, so it runs after
+#: the tracker's start however late a loaded machine gets to either. Not for a page under
+#: Playwright's fake clock (``page.clock``), whose timers move only when the test moves them.
+TRACKER_STARTED_JS = """() => new Promise((started) => {
+  const after = () => {
+    const loaded = performance.getEntriesByType("navigation")[0].loadEventEnd || performance.now();
+    setTimeout(started, Math.max(0, loaded + 1000 - performance.now()) + 100);
+  };
+  if (document.readyState === "complete") after();
+  else addEventListener("load", () => setTimeout(after), {once: true});
+})"""
+
+
+def wait_until_tracker_started(page: Any) -> None:
+    """Wait until the tracker of ``page`` (a Playwright ``Page``) has started (see
+    :data:`TRACKER_STARTED_JS`): it has sent its PageView, or holds it under a stored backoff,
+    and answers ``online``. A fixed wait "past the idle-time start" was not enough on a loaded
+    machine, where the page's 1 s timer can fire well after 1.2 s of the test's time."""
+    page.evaluate(TRACKER_STARTED_JS)
+
+
 def assert_one_clear_error(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
     """The one ERROR line a failed MkDocs build printed for aae-tracking (no traceback)."""
     assert result.returncode != 0

@@ -49,7 +49,7 @@ from aae_tracking_plugins.collector import EventCollector
 from aae_tracking_plugins.core.engine.inject import inject
 from aae_tracking_plugins.core.settings import TrackingConfig
 from aae_tracking_plugins.core.tags import render_snippet
-from tests.sites import TESTS
+from tests.sites import TESTS, wait_until_tracker_started
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, Request, Route
@@ -305,6 +305,20 @@ def wait_answers_handled(site: Site, failed: int, timeout: float = WAIT) -> None
     )
 
 
+def wait_nothing_due(site: Site, timeout: float = WAIT) -> None:
+    """Under ``paused_clock``: wait until the page has nothing due at its (paused) time, i.e.
+    its stored backoff (``localStorage["_aae_b"]`` = ``[failures in a row, no request before]``,
+    transport.js ``save``) ends after the page's now. So every retry that moving the clock made
+    due was sent and its failed answer handled (that sets the next wait): the requests a step
+    of the clock let out are all at the collector before the next step. Counting the requests
+    that had arrived 0.1 s after a step counted a late one with the next step's own."""
+    site.page.wait_for_function(
+        "(JSON.parse(localStorage.getItem('_aae_b')) || [0, 0])[1] > Date.now()",
+        timeout=timeout * 1000,
+        polling=50,
+    )
+
+
 def fresh_event(event_id: str, label: str, age: timedelta = timedelta(0)) -> Event:
     """An unconfirmed AddToCart as an earlier page would have stored it."""
     stamp = (datetime.now(timezone.utc) - age).isoformat(timespec="milliseconds")
@@ -415,7 +429,7 @@ def test_a_slow_collector_never_slows_the_page_and_nothing_is_sent_twice(
     collector.delay(10)
     started = time.monotonic()
     page.goto(site.url("cta.html"))
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + WAIT  # the tracker's start: 1 s after the load, or later
     while not collector.attempts:  # the PageView is held by the collector
         assert time.monotonic() < deadline, "no PageView request"
         time.sleep(0.05)
@@ -523,17 +537,35 @@ def test_408_is_retried_and_arrives_once(make_site: SiteFactory, collector: Even
     assert site.errors == []
 
 
+#: Counts the answers the page's ``fetch`` calls got (``window.__answers``). The counting
+#: callback is added to the promise before the tracker's own, and both run in the same microtask
+#: checkpoint: once an evaluation (a later task) sees the count, the tracker has handled them.
+COUNT_ANSWERS = """
+const fetchOf = window.fetch;
+window.__answers = 0;
+window.fetch = function () {
+  const answer = fetchOf.apply(this, arguments);
+  answer.then(() => { window.__answers++; }, () => { window.__answers++; });
+  return answer;
+};
+"""
+
+
 @pytest.mark.parametrize("status", [400, 404, 422])
 def test_other_client_errors_are_dropped_and_never_retried(
     make_site: SiteFactory, collector: EventCollector, status: int
 ) -> None:
     site = make_site()
     page = site.page
+    page.add_init_script(COUNT_ANSWERS)
     page.clock.install()
     collector.fail(status)
     page.goto(site.url("cta.html"))
     (refused,) = collector.wait_for_attempts(1, timeout=WAIT)
     assert refused.status == status
+    # The page has handled the refusal (dropped the event) before time moves and it is left:
+    # an answer read after the reload's pagehide left the event stored, to be sent again.
+    page.wait_for_function("window.__answers >= 1", timeout=WAIT * 1000)
     collector.recover()
 
     step_clock(site, 3_600_000)  # an hour: every backoff would have fired
@@ -574,8 +606,9 @@ def test_no_storm_while_the_collector_keeps_failing(
     click_cta(page, "Add to cart", times=2)
     for _ in range(10):  # 10 s of fake time, a second at a time
         step_clock(site, 1_000, pause=0.05)
-        # Each failed probe is handled (its backoff counted) before time moves on.
-        wait_answers_handled(site, len(site.collector.attempts))
+        # Each probe due is sent and its failure handled (its backoff counted) before time
+        # moves on.
+        wait_nothing_due(site)
     assert 2 <= site.traffic.count <= 3, [a.status for a in collector.attempts]
 
     collector.recover()
@@ -601,7 +634,7 @@ def test_the_backoff_holds_across_page_loads(
     wait_stored(page, 1)
     for _ in range(2):
         page.reload()
-        page.wait_for_timeout(1_500)  # past the idle-time start of the new page
+        wait_until_tracker_started(page)  # it has had its chance to send
     assert len(collector.attempts) == 1, [a.status for a in collector.attempts]
     wait_stored(page, 2)  # the earlier pages' PageViews wait (this page's is in memory)
 
@@ -666,14 +699,17 @@ def test_no_storm_after_hours_of_failures(
     10 min step of the clock lets at most one request out."""
     site = make_site()
     page = site.page
-    page.clock.install()
+    paused_clock(page)
     collector.fail(503)
     page.goto(site.url("cta.html"))
+    boot_paused(page)
     collector.wait_for_attempts(1, timeout=WAIT)
+    wait_nothing_due(site)
     per_step = []
     for _ in range(24):
         before = len(collector.attempts)
-        step_clock(site, 600_000, pause=0.1)
+        step_clock(site, 600_000, pause=0.05)
+        wait_nothing_due(site)
         per_step.append(len(collector.attempts) - before)
     assert max(per_step) <= 1, per_step
 
@@ -906,7 +942,7 @@ def test_a_long_visit_delivers_every_event_while_on_the_page(
     for batch in range(8):
         click_cta(page, f"click {batch}", times=20)
         page.wait_for_timeout(100)
-    collector.wait_for_count(161, timeout=5)  # loopback: well under a second
+    collector.wait_for_count(161, timeout=WAIT)  # loopback: well under a second, unloaded
     quiet(page)
     assert_each_once(site, expected=161)
     assert site.errors == []
@@ -965,7 +1001,7 @@ def test_batch_mode_recovers_a_full_queue_within_the_keepalive_budget(
     wait_stored(page, QUEUE_MAX)  # the failed probe was handled
     collector.recover()
     page.evaluate(GO_ONLINE)
-    collector.wait_for_count(QUEUE_MAX, timeout=5)  # loopback: well under a second
+    collector.wait_for_count(QUEUE_MAX, timeout=WAIT)  # loopback: well under a second, unloaded
     wait_queue_cleared(page)
     quiet(page)
 
@@ -1026,9 +1062,9 @@ def test_a_cta_click_that_leaves_the_page_arrives_once(
 def test_two_tabs_resending_the_shared_queue_count_each_event_once(
     make_site: SiteFactory, collector: EventCollector
 ) -> None:
-    """Two tabs make events while the collector is down; both store into the one queue. When
-    it is back, both tabs reload at once and each resends the whole shared queue: the
-    collector still stores every event once."""
+    """Two tabs make events while the collector is down; both store into the one queue. Both
+    tabs reload; when the collector is back, each resends the whole shared queue before either
+    hears back: the collector still stores every event once."""
     site = make_site()
     collector.fail(503)
     tabs = [site.page, site.context.new_page()]
@@ -1036,7 +1072,7 @@ def test_two_tabs_resending_the_shared_queue_count_each_event_once(
         before = len(collector.attempts)
         tab.goto(site.url("cta.html"))
         if n:  # the second tab keeps to the backoff the first one stored: end it
-            tab.wait_for_timeout(1_200)  # past the idle-time start of the page
+            wait_until_tracker_started(tab)  # it listens to `online` from its start on
             tab.evaluate(GO_ONLINE)
         collector.wait_for_attempts(before + 1, timeout=WAIT)
         click_cta(tab, f"tab {n}")
@@ -1047,18 +1083,25 @@ def test_two_tabs_resending_the_shared_queue_count_each_event_once(
     wait_stored(tabs[0], 4)
     wait_stored(tabs[1], 4)
 
+    # Both tabs reload while the collector still fails: each new page reads the whole shared
+    # queue as it starts and keeps to the stored backoff (a probe it may send is refused).
+    for tab in tabs:
+        tab.reload()
+        wait_until_tracker_started(tab)
+    # Then every answer is held until both tabs have a request in flight (recover() ends the
+    # hold), so both resend the queue before either hears it arrived. While failing, a tab has
+    # one request (a probe) in flight at most: two held requests are one from each tab. (A fixed
+    # 1.5 s hold let a loaded machine's second tab send after the first one's answer.)
+    collector.delay(3 * WAIT)
+    collector.fail_with = None
+    deadline = time.monotonic() + WAIT
+    while sum(a.outcome == "pending" for a in collector.attempts) < 2:
+        assert time.monotonic() < deadline, f"both tabs did not send: {collector.attempts}"
+        for tab in tabs:  # the browser is back online: the backoff ends, a probe goes
+            tab.evaluate(GO_ONLINE)
+        time.sleep(0.1)
     collector.recover()
-    collector.delay(1.5)  # hold the answers: both tabs read the queue before it is cleared
-    for tab in tabs:
-        tab.evaluate("location.reload()")
-    # The new pages keep to the stored backoff; the browser coming back online ends it.
-    for tab in tabs:
-        tab.wait_for_load_state()
-        tab.wait_for_timeout(1_200)  # past the idle-time start of the new page
-    for tab in tabs:
-        tab.evaluate(GO_ONLINE)
     collector.wait_for_count(6, timeout=WAIT)
-    collector.delay(0)
     # Two tabs writing one stored queue through views that catch up asynchronously may leave
     # an event the other tab already delivered; the next page load resends it (a duplicate the
     # collector does not store) and the queue ends empty.
@@ -1066,7 +1109,7 @@ def test_two_tabs_resending_the_shared_queue_count_each_event_once(
         tab.wait_for_timeout(500)
     tabs[1].close()
     tabs[0].reload()
-    tabs[0].wait_for_timeout(1_200)
+    wait_until_tracker_started(tabs[0])
     tabs[0].evaluate(GO_ONLINE)
     collector.wait_for_count(7, timeout=WAIT)  # the reload's own PageView
     wait_queue_cleared(tabs[0])

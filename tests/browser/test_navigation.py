@@ -280,8 +280,11 @@ def _write_hand_site(root: Path, collector_url: str) -> None:
         "<script>addEventListener('pageshow', function (e) { if (e.persisted) "
         "window.__restored = (window.__restored || 0) + 1; });</script>"
     )
-    write("bf-a.html", _tracked(f'<h1>A</h1><a id="to-b" href="bf-b.html">B</a>{restored}', site))
-    write("bf-b.html", _tracked(f"<h1>B</h1>{restored}", site))
+    # Without Engagement, as pr-first.html below: a page open over a second when left (a
+    # loaded machine) sends one, which the next page resends from the stored queue.
+    quiet = _config(collector_url, engagement=False)
+    write("bf-a.html", _tracked(f'<h1>A</h1><a id="to-b" href="bf-b.html">B</a>{restored}', quiet))
+    write("bf-b.html", _tracked(f"<h1>B</h1>{restored}", quiet))
 
     # 7. Prerendering: the first page prerenders pr-next.html and opens it once the test lets
     # it (/probe/go); pr-next.html reports its activation.
@@ -296,7 +299,7 @@ def _write_hand_site(root: Path, collector_url: str) -> None:
             "</script>",
             # Without Engagement: sent as the page is left, it would also be resent from the
             # stored queue by the next page (counted once, but a duplicate _assert_clean sees).
-            _config(collector_url, engagement=False),
+            quiet,
         ),
     )
     write(

@@ -158,7 +158,12 @@ def test_sqlite_locked_past_the_busy_timeout_503_then_recovery(tmp_path: Path) -
         sender = Sender(collector.url)
         sender.wait_for(20)
         with sqlite_locked(database_url):
-            time.sleep(6.5)  # past the 5 s busy timeout: the writes waiting are answered 503
+            # Held until a write waiting for it was answered 503 (past the 5 s busy timeout). A
+            # fixed 6.5 s left a loaded machine's first waiting write too little of it.
+            deadline = time.monotonic() + 30
+            while not any(status == 503 for status, _ in sender.statuses):
+                assert time.monotonic() < deadline, "no 503 while the database was locked"
+                time.sleep(0.05)
         sender.wait_for(len(sender.acked) + 20)
         sender.finish()
         status, _out, errors = collector.stop()

@@ -9,11 +9,11 @@ import asyncio
 import json
 import sqlite3
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,9 +45,46 @@ def store(tmp_path: Path) -> Iterator[SQLiteStore]:
 
 
 @pytest.fixture
+def patient_store(tmp_path: Path) -> Iterator[SQLiteStore]:
+    """A store whose writes wait up to 10 s for the lock: the test releases it long before
+    (a 0.3 s busy timeout could run out on a loaded machine between taking and releasing it)."""
+    with open_store(f"sqlite:///{tmp_path / 'patient.db'}", busy_timeout=10.0) as opened:
+        assert isinstance(opened, SQLiteStore)
+        yield opened
+
+
+def lock_of(store: SQLiteStore) -> sqlite3.Connection:
+    """Another connection to ``store``'s database, to take its write lock (``BEGIN EXCLUSIVE``)."""
+    return sqlite3.connect(store.path, isolation_level=None, timeout=0)
+
+
+def announcing(write: Callable[..., set[str]]) -> tuple[Callable[..., set[str]], threading.Event]:
+    """``write`` and an event set as the writer calls it: the writer has taken its group off
+    the queue, so what is submitted from then on goes in a later transaction. (A 50 ms sleep
+    for that let a loaded machine's writer take the first request together with the next.)"""
+    called = threading.Event()
+
+    def wrapped(*args: Any) -> set[str]:
+        called.set()
+        return write(*args)
+
+    return wrapped, called
+
+
+@pytest.fixture
 def locked(store: SQLiteStore) -> Iterator[sqlite3.Connection]:
     """Another connection that takes SQLite's write lock (``BEGIN EXCLUSIVE``) when told."""
-    other = sqlite3.connect(store.path, isolation_level=None, timeout=0)
+    other = lock_of(store)
+    yield other
+    if other.in_transaction:
+        other.execute("ROLLBACK")
+    other.close()
+
+
+@pytest.fixture
+def patient_lock(patient_store: SQLiteStore) -> Iterator[sqlite3.Connection]:
+    """:func:`locked` for ``patient_store``."""
+    other = lock_of(patient_store)
     yield other
     if other.in_transaction:
         other.execute("ROLLBACK")
@@ -55,25 +92,27 @@ def locked(store: SQLiteStore) -> Iterator[sqlite3.Connection]:
 
 
 def submit_while_locked(
-    writer: GroupWriter, locked: sqlite3.Connection, batches: list[list[EventRow]], hold: float
-) -> list[Future[set[str]]]:
-    """Submit a first request while the lock is held (the writer waits in its write), then the
-    others (they queue behind it), and release the lock after ``hold`` seconds."""
+    store: SQLiteStore, locked: sqlite3.Connection, batches: list[list[EventRow]]
+) -> tuple[GroupWriter, list[Future[set[str]]]]:
+    """A writer to ``store``; a first request submitted while the lock is held (the writer
+    takes it and waits in its write), then the others (they queue behind it). The lock stays
+    held: the caller releases it."""
+    write, called = announcing(store.add)
+    writer = GroupWriter(write)
     locked.execute("BEGIN EXCLUSIVE")
     futures = [writer.submit(batches[0])]
-    time.sleep(0.05)  # the writer has taken the first request and waits for the lock
+    assert called.wait(10), "the writer did not take the first request"
     futures += [writer.submit(batch) for batch in batches[1:]]
-    time.sleep(hold)
-    locked.execute("ROLLBACK")
-    return futures
+    return writer, futures
 
 
 def test_requests_queued_during_a_write_share_the_next_transaction(
-    store: SQLiteStore, locked: sqlite3.Connection
+    patient_store: SQLiteStore, patient_lock: sqlite3.Connection
 ) -> None:
-    writer = GroupWriter(store.add)
+    store = patient_store
     batches = [rows("a1"), rows("b1", "b2"), rows("c1", "a1"), rows("b2", "d1", "d1")]
-    futures = submit_while_locked(writer, locked, batches, hold=0.1)
+    writer, futures = submit_while_locked(store, patient_lock, batches)
+    patient_lock.execute("ROLLBACK")
     results = [future.result(timeout=10) for future in futures]
     writer.close()
     # The first copy of an event is the one stored; each id is new for exactly one request.
@@ -84,20 +123,21 @@ def test_requests_queued_during_a_write_share_the_next_transaction(
 
 
 def test_outbox_rows_go_with_their_requests_rows_in_the_groups_transaction(
-    store: SQLiteStore, locked: sqlite3.Connection
+    patient_store: SQLiteStore, patient_lock: sqlite3.Connection
 ) -> None:
     """Forwarding on: each request's outbox entries are written with its rows, one outbox row
     per stored event (the first request's entry for an event two requests carry), none for a
     duplicate, none for an event without an entry."""
-    writer = GroupWriter(store.add)
+    store, locked = patient_store, patient_lock
+    write, called = announcing(store.add)
+    writer = GroupWriter(write)
     entry = {i: OutboxEntry(json.dumps({"from": i}), "sess_1_a", "lp_123") for i in "abcd"}
     locked.execute("BEGIN EXCLUSIVE")
     futures = [writer.submit(rows("a1"), {"a1": entry["a"]})]
-    time.sleep(0.05)  # the writer has taken the first request and waits for the lock
+    assert called.wait(10), "the writer did not take the first request"
     futures.append(writer.submit(rows("b1", "c1"), {"b1": entry["b"]}))  # c1: not forwarded
     futures.append(writer.submit(rows("b1", "d1"), {"b1": entry["c"], "d1": entry["d"]}))
     futures.append(writer.submit(rows("a1")))  # stored in the first transaction: a duplicate
-    time.sleep(0.1)
     locked.execute("ROLLBACK")
     results = [future.result(timeout=10) for future in futures]
     writer.close()
@@ -110,10 +150,12 @@ def test_outbox_rows_go_with_their_requests_rows_in_the_groups_transaction(
 def test_an_unavailable_database_fails_the_whole_group_and_stores_nothing(
     store: SQLiteStore, locked: sqlite3.Connection
 ) -> None:
-    writer = GroupWriter(store.add)
     batches = [rows("a1"), rows("b1"), rows("c1")]
-    futures = submit_while_locked(writer, locked, batches, hold=1.0)  # past busy_timeout 0.3 s
+    writer, futures = submit_while_locked(store, locked, batches)
+    # The lock is held until every request has failed (busy_timeout 0.3 s, once per group): a
+    # lock released after a fixed second let a loaded machine's second group through.
     errors = [future.exception(timeout=10) for future in futures]
+    locked.execute("ROLLBACK")
     assert all(isinstance(error, StorageUnavailable) for error in errors)
     assert "database is locked" in str(errors[0])
     assert len({id(error) for error in errors}) == 3  # one exception per request
@@ -132,9 +174,10 @@ def test_a_row_the_database_refuses_fails_only_its_own_request(store: SQLiteStor
 
     writer = GroupWriter(write)  # type: ignore[arg-type]
     gate = threading.Event()
-    slow = GroupWriter(lambda batch: (gate.wait(5), write(batch))[1])  # type: ignore[arg-type]
+    held, called = announcing(lambda batch: (gate.wait(10), write(batch))[1])
+    slow = GroupWriter(held)
     first = slow.submit(rows("a1"))
-    time.sleep(0.05)
+    assert called.wait(10), "the writer did not take the first request"
     queued = [slow.submit(rows("b1")), slow.submit(rows("bad")), slow.submit(rows("c1"))]
     gate.set()
     assert first.result(timeout=10) == {"a1"}
@@ -162,12 +205,15 @@ def test_after_close_requests_are_refused_as_unavailable(store: SQLiteStore) -> 
 # request waited forever.
 
 
-async def _cancel_one_of_a_group(store: SQLiteStore, writer: GroupWriter) -> set[str]:
-    other = sqlite3.connect(store.path, isolation_level=None, timeout=0)
+async def _cancel_one_of_a_group(
+    store: SQLiteStore, writer: GroupWriter, called: threading.Event
+) -> set[str]:
+    other = lock_of(store)
     try:
         other.execute("BEGIN EXCLUSIVE")  # the writer's first write waits for this lock
         first = writer.submit(rows("a1"))
-        await asyncio.sleep(0.1)  # the writer holds the first request, waiting in its write
+        # The writer holds the first request, waiting in its write.
+        assert await asyncio.to_thread(called.wait, 10), "the writer did not take a1"
         cancelled = asyncio.create_task(writer.add(rows("b1")))
         third = writer.submit(rows("c1"))
         await asyncio.sleep(0.05)  # the task awaits the writer's future
@@ -185,19 +231,20 @@ async def _cancel_one_of_a_group(store: SQLiteStore, writer: GroupWriter) -> set
 
 
 def test_a_cancelled_request_does_not_stop_the_writer(tmp_path: Path) -> None:
-    # A longer busy timeout than the module's store: the lock is held through three pauses.
-    with open_store(f"sqlite:///{tmp_path / 'events.db'}", busy_timeout=2.0) as opened:
+    # A longer busy timeout than the module's store: the lock is held through three steps.
+    with open_store(f"sqlite:///{tmp_path / 'events.db'}", busy_timeout=10.0) as opened:
         assert isinstance(opened, SQLiteStore)
         _cancel_and_check(opened)
 
 
 def _cancel_and_check(store: SQLiteStore) -> None:
-    writer = GroupWriter(store.add)
+    write, called = announcing(store.add)
+    writer = GroupWriter(write)
     outcome: list[set[str] | BaseException] = []
 
     def scenario() -> None:  # a thread of its own: the suite may run a loop in this one
         try:
-            outcome.append(asyncio.run(_cancel_one_of_a_group(store, writer)))
+            outcome.append(asyncio.run(_cancel_one_of_a_group(store, writer, called)))
         except BaseException as exc:  # re-raised below, in the test's thread
             outcome.append(exc)
 

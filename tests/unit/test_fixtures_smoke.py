@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -72,6 +73,11 @@ def test_browser_page_records_page_errors(tmp_path: Path, serve_dir, browser_pag
     base_url = serve_dir(tmp_path)
     browser_page.page.goto(base_url + "/")
     browser_page.page.wait_for_load_state("load")
+    # The page's errors reach the test a little after the load (Playwright hands events over
+    # while the test is inside one of its calls): wait for them, not a fixed 300 ms.
+    deadline = time.monotonic() + 10
+    while len(browser_page.errors) < 2 and time.monotonic() < deadline:
+        browser_page.page.wait_for_timeout(50)
     # the automatic /favicon.ico request 404s here; it must not be reported
     browser_page.page.wait_for_timeout(300)
     assert len(browser_page.errors) == 2, browser_page.errors
