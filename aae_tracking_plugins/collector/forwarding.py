@@ -140,13 +140,13 @@ def _integer(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _meta_message(status: int, body: bytes) -> str:
+def _meta_message(status: int, body: bytes, error: dict[str, Any]) -> str:
     """``Meta answered 400: <error.message>[: <error_user_msg>] (code C, subcode S, type)``
     (Graph API errors are ``{"error": {"message": ..., "type": ..., "code": ...,
     "error_subcode": ..., "error_user_msg": ...}}``), or the start of a body that is not that.
     ``error_user_msg`` says which event field is wrong; ``message`` alone is often only
-    "Invalid parameter"."""
-    error = _graph_error(body)
+    "Invalid parameter". ``error``: the body's :func:`_graph_error`, parsed once by the
+    caller."""
     if "message" not in error:
         message = body[:200].decode("utf-8", "replace").strip() or "no body"
         return f"Meta answered {status}: {message}"
@@ -209,7 +209,7 @@ def post_events(settings: CapiSettings, events: list[dict[str, Any]]) -> Answer:
         return Answer(
             exc.code,
             retry,
-            settings.redact(_meta_message(exc.code, content)),
+            settings.redact(_meta_message(exc.code, content, error)),
             _integer(error.get("code")),
             _integer(error.get("error_subcode")),
         )
